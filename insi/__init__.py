@@ -1,0 +1,1 @@
+"""The INSi teleservice: zeep client, transport seam, exchange log and simulator."""

@@ -1,0 +1,4 @@
+"""insportal: the project package (settings, URLs, Celery app)."""
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

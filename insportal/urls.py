@@ -1,0 +1,11 @@
+"""URL map: the admin-based portal at the root, the INSi simulator when enabled."""
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+]
+if getattr(settings, "INSI_SIMULATOR_ENABLED", False):
+    urlpatterns.append(path("insi-simulator/", include("insi.simulator.urls")))
+urlpatterns.append(path("", admin.site.urls))

@@ -1,0 +1,93 @@
+"""Builders of test data that go through the services, as a user would."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from identities import services
+from identities.models import Birthplace, DocumentType, Identity, Status
+
+TEST_BIRTHPLACES = {
+    "63220": ("Le Mont-Dore", Birthplace.Kind.COMMUNE, True),
+    "2A004": ("Ajaccio", Birthplace.Kind.COMMUNE, True),
+    "2A020": ("Appietto", Birthplace.Kind.COMMUNE, True),
+    "2B020": ("Barbaggio", Birthplace.Kind.COMMUNE, True),
+    "75056": ("Paris", Birthplace.Kind.COMMUNE, True),
+    "75112": ("Paris 12e Arrondissement", Birthplace.Kind.DISTRICT, True),
+    "51215": ("Mareuil-sur-Ay (ancien code)", Birthplace.Kind.FORMER, False),
+    "99100": ("Allemagne", Birthplace.Kind.COUNTRY, True),
+    "99134": ("Espagne", Birthplace.Kind.COUNTRY, True),
+}
+
+# The test identities of the INSi test book, as INSi returns them (environment "test").
+INSI_TEST_NIR_OID = "1.2.250.1.213.1.4.10"
+
+
+def make_birthplaces() -> list[Birthplace]:
+    return [
+        Birthplace.objects.update_or_create(code=code, defaults={"name": name, "kind": kind, "current": current})[0]
+        for code, (name, kind, current) in TEST_BIRTHPLACES.items()
+    ]
+
+
+def identity(actor, **overrides) -> Identity:
+    """A provisional identity created through the service (anteriority candidates acknowledged)."""
+    fields = {
+        "birth_name": "MARTIN",
+        "birth_given_names": "JEANNE MARIE",
+        "birth_date": "1980-05-17",
+        "sex": "F",
+        "birthplace_code": "63220",
+    } | overrides
+    outcome = services.identity_create(actor=actor, acknowledged_candidates=_everyone(), **fields)
+    assert outcome.identity is not None
+    return outcome.identity
+
+
+def _everyone() -> list[int]:
+    return list(Identity.objects.values_list("pk", flat=True))
+
+
+def insi_result(identity_or_traits, *, matricule="2800563220123", key=None, oid=INSI_TEST_NIR_OID, history=()):
+    """What INSi would return for these traits (code 00)."""
+    from identities.matricule import compute_key
+
+    source = identity_or_traits
+    get = source.get if isinstance(source, dict) else lambda name: getattr(source, name)
+    return services.InsiIdentity(
+        active=services.InsiMatricule(matricule=matricule + (key or compute_key(matricule)), oid=oid),
+        birth_name=get("birth_name"),
+        birth_given_names=get("birth_given_names"),
+        sex=get("sex"),
+        birth_date=get("birth_date"),
+        birthplace_code=get("birthplace_code"),
+        history=tuple(history),
+    )
+
+
+def passport() -> DocumentType:
+    return DocumentType.objects.get(code="passeport")
+
+
+def check_passport(actor, ident: Identity):
+    return services.identity_record_document_check(
+        actor=actor, identity_id=ident.pk, document_type_id=passport().pk, expiry_date=date.today() + timedelta(days=365)
+    )
+
+
+def qualified(front_desk, matricule13: str = "2800563220123", **overrides) -> Identity:
+    """A QUAL identity: document checked, then INSi result accepted."""
+    ident = identity(front_desk, **overrides)
+    check_passport(front_desk, ident)
+    services.identity_apply_insi_result(actor=front_desk, identity_id=ident.pk, result=insi_result(ident, matricule=matricule13))
+    ident.refresh_from_db()
+    assert ident.status == Status.QUAL
+    return ident
+
+
+def recovered(front_desk, matricule13: str = "2800563220123", **overrides) -> Identity:
+    ident = identity(front_desk, **overrides)
+    services.identity_apply_insi_result(actor=front_desk, identity_id=ident.pk, result=insi_result(ident, matricule=matricule13))
+    ident.refresh_from_db()
+    assert ident.status == Status.RECUP
+    return ident
+
