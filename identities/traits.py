@@ -136,9 +136,14 @@ def search_key(value: str | None) -> str:
 
 
 def first_given_name_matches(first: str, given_names: str) -> bool:
-    """True when the first given name is the start of the list (hyphen, apostrophe, space alike)."""
-    first_key, list_key = search_key(first), search_key(given_names)
-    return bool(first_key) and (list_key == first_key or list_key.startswith(first_key + " "))
+    """True when the first given name opens the list, ending where a list entry ends.
+
+    Hyphen, apostrophe and space are alike (``JEAN-PIERRE`` opens ``JEAN PIERRE MARIE``,
+    a composed name written with a space), but ``PIERRE`` does not open ``PIERRE-ALAIN``.
+    """
+    first_key = search_key(first)
+    ends = [i for i, char in enumerate(given_names) if char == " "] + [len(given_names)]
+    return bool(first_key) and any(search_key(given_names[:end]) == first_key for end in ends)
 
 
 def first_of(given_names: str) -> str:

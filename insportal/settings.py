@@ -127,6 +127,17 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+if CELERY_BROKER_URL == "filesystem://":
+    # Embedded demo broker: messages are files under var/celery, no Redis needed.
+    _CELERY_DIR = BASE_DIR / "var" / "celery"
+    for _folder in ("queue", "processed"):
+        (_CELERY_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_CELERY_DIR / "queue"),
+        "data_folder_out": str(_CELERY_DIR / "queue"),
+        "processed_folder": str(_CELERY_DIR / "processed"),
+        "store_processed": False,
+    }
 
 # --- INS environment: test OIDs and production OIDs never mix ---
 INS_ENVIRONMENT = env_str("INS_ENVIRONMENT", "test")
@@ -134,6 +145,44 @@ if INS_ENVIRONMENT not in {"test", "production"}:
     raise ImproperlyConfigured("INS_ENVIRONMENT must be 'test' or 'production'")
 
 # --- INSi teleservice (insi/) ---
+# Interface description: the project's own WSDL, or the official package's file.
+INSI_WSDL = env_str("INSI_WSDL", str(BASE_DIR / "insi" / "wsdl" / "ServiceIdentiteCertifiee-v1.wsdl"))
+INSI_ENDPOINT = env_str("INSI_ENDPOINT", "http://127.0.0.1:8000/insi-simulator/lps")
+# Demo identifiers work only against the simulator: production must name its own.
+_INSI_DEMO = INS_ENVIRONMENT != "production"
+INSI_IDAM = env_str("INSI_IDAM", "INSPORTAL-DEMO" if _INSI_DEMO else "")  # CNDA authorisation number
+INSI_INSTANCE_ID = env_str("INSI_INSTANCE_ID", "5f0c3c1e-7d1a-4f43-9a4e-2a1d0c0f1e55" if _INSI_DEMO else "")
+if not (INSI_IDAM and INSI_INSTANCE_ID):
+    raise ImproperlyConfigured("INSI_IDAM and INSI_INSTANCE_ID must be set when INS_ENVIRONMENT is production")
+INSI_LPS_NAME = env_str("INSI_LPS_NAME", "INSPORTAL")
+INSI_LPS_VERSION = env_str("INSI_LPS_VERSION", "0.1.0")
+INSI_EMITTER = env_str("INSI_EMITTER", "INSPORTAL-DEMO")  # the structure id, the certificate's OU
+# Client certificates (CN INSI-MANU for user-triggered calls, INSI-AUTO for automatic ones):
+# a PKCS#12 file (.p12/.pfx) with its password, or a PEM certificate with its key
+# (INSI_*_KEY empty when the key is in the certificate file) and the key's password.
+INSI_MANU_CERT = env_str("INSI_MANU_CERT")
+INSI_MANU_KEY = env_str("INSI_MANU_KEY")
+INSI_MANU_PASSWORD = env_str("INSI_MANU_PASSWORD")
+INSI_AUTO_CERT = env_str("INSI_AUTO_CERT")
+INSI_AUTO_KEY = env_str("INSI_AUTO_KEY")
+INSI_AUTO_PASSWORD = env_str("INSI_AUTO_PASSWORD")
+INSI_CA_BUNDLE = env_str("INSI_CA_BUNDLE")  # CA file that signs the service's certificate; empty: system CAs
+INSI_TIMEOUT = env_float("INSI_TIMEOUT", 10.0)  # seconds per HTTP call
+INSI_RETRY_ATTEMPTS = env_int("INSI_RETRY_ATTEMPTS", 3)  # attempts per call, technical failures only
+INSI_RETRY_BACKOFF = env_float("INSI_RETRY_BACKOFF", 1.0)  # seconds before the 2nd attempt, doubled after
+INSI_EXCHANGE_BODY_RETENTION_DAYS = env_int("INSI_EXCHANGE_BODY_RETENTION_DAYS", 90)
+# The simulator answers at /insi-simulator/lps; never in production.
+INSI_SIMULATOR_ENABLED = env_bool("INSI_SIMULATOR_ENABLED", _INSI_DEMO)
+INSI_SIMULATOR_IDAM = env_str("INSI_SIMULATOR_IDAM", INSI_IDAM)
+INSI_SIMULATOR_PLATFORM_QUIRKS = env_bool("INSI_SIMULATOR_PLATFORM_QUIRKS", False)
+INSI_SIMULATOR_HISTO_OUT_OF_ORDER = env_bool("INSI_SIMULATOR_HISTO_OUT_OF_ORDER", False)
+INSI_SIMULATOR_LATENCY = env_float("INSI_SIMULATOR_LATENCY", 0.0)  # seconds added to every answer
+INSI_SIMULATOR_FAILURE_RATE = env_float("INSI_SIMULATOR_FAILURE_RATE", 0.0)  # fraction of calls that fail
+INSI_SIMULATOR_FAILURE_KINDS = env_list("INSI_SIMULATOR_FAILURE_KINDS", "fault,http500,timeout,malformed")
+INSI_SIMULATOR_GENERATED_COUNT = env_int("INSI_SIMULATOR_GENERATED_COUNT", 1_000_000)
+if INSI_SIMULATOR_ENABLED:
+    # The client reaches the portal's own simulator over loopback HTTP (INSI_ENDPOINT's default).
+    SECURE_REDIRECT_EXEMPT = [r"^insi-simulator/"]
 
 # --- Logging: no personal data is ever logged, only identifiers and outcomes ---
 LOGGING = {

@@ -5,6 +5,12 @@ from django.contrib.auth.models import Group
 from identities import roles
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Production hashing is slow on purpose; tests create many accounts."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _persona(django_user_model, username: str, group: str | None):
     user = django_user_model.objects.create_user(username=username, password="not-a-real-password-1")
     if group:
