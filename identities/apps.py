@@ -11,4 +11,6 @@ class IdentitiesConfig(AppConfig):
 
         from identities import roles
 
-        post_migrate.connect(roles.ensure_roles, sender=self)
+        # After every app's migrations: the roles hold permissions of other apps (insi...),
+        # which exist only once those apps' own post_migrate has created them.
+        post_migrate.connect(roles.ensure_roles, dispatch_uid="identities.ensure_roles")
