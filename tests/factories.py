@@ -7,15 +7,13 @@ from identities import services
 from identities.models import Birthplace, DocumentType, Identity, Status
 
 TEST_BIRTHPLACES = {
-    "63220": ("Le Mont-Dore", Birthplace.Kind.COMMUNE, True),
+    "63220": ("Mazoires", Birthplace.Kind.COMMUNE, True),
     "2A004": ("Ajaccio", Birthplace.Kind.COMMUNE, True),
-    "2A020": ("Appietto", Birthplace.Kind.COMMUNE, True),
-    "2B020": ("Barbaggio", Birthplace.Kind.COMMUNE, True),
     "75056": ("Paris", Birthplace.Kind.COMMUNE, True),
     "75112": ("Paris 12e Arrondissement", Birthplace.Kind.DISTRICT, True),
-    "51215": ("Mareuil-sur-Ay (ancien code)", Birthplace.Kind.FORMER, False),
-    "99100": ("Allemagne", Birthplace.Kind.COUNTRY, True),
-    "99134": ("Espagne", Birthplace.Kind.COUNTRY, True),
+    "20004": ("Ajaccio (ancien code, avant la division de la Corse)", Birthplace.Kind.FORMER, False),
+    "99100": ("France", Birthplace.Kind.COUNTRY, True),
+    "99109": ("Allemagne", Birthplace.Kind.COUNTRY, True),
 }
 
 # The test identities of the INSi test book, as INSi returns them (environment "test").

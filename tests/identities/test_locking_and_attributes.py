@@ -77,8 +77,8 @@ def test_an_unknown_birthplace_is_refused_on_manual_entry(front_desk):
 
 
 def test_a_defunct_cog_code_is_accepted(front_desk):
-    ident = factories.identity(front_desk, birth_name="DURAND", birthplace_code="51215")
-    assert ident.birthplace_code == "51215"
+    ident = factories.identity(front_desk, birth_name="DURAND", birthplace_code="20004")
+    assert ident.birthplace_code == "20004"
 
 
 @pytest.mark.parametrize("attribute", ["DOUT", "FICT"])
