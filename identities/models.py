@@ -7,11 +7,12 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from identities import matricule, traits
+from identities import matricule, roles, traits
 
 
 class Status(models.TextChoices):
@@ -61,16 +62,19 @@ COMPLEMENTARY_TRAIT_FIELDS = ("used_name", "used_given_name")
 
 
 class TrigramIndex(GinIndex):
-    """A GIN trigram index (PostgreSQL ``pg_trgm``); ignored on SQLite."""
+    """A GIN trigram index (PostgreSQL ``pg_trgm``); a plain B-tree index stands in on SQLite."""
+
+    def _plain(self) -> models.Index:
+        return models.Index(fields=self.fields, name=self.name)
 
     def create_sql(self, model, schema_editor, using="", **kwargs):
         if schema_editor.connection.vendor != "postgresql":
-            return None
+            return self._plain().create_sql(model, schema_editor, using=using, **kwargs)
         return super().create_sql(model, schema_editor, using=using, **kwargs)
 
     def remove_sql(self, model, schema_editor, **kwargs):
         if schema_editor.connection.vendor != "postgresql":
-            return None
+            return self._plain().remove_sql(model, schema_editor, **kwargs)
         return super().remove_sql(model, schema_editor, **kwargs)
 
 
@@ -156,6 +160,15 @@ class Identity(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["homonym"], name="identity_homonym", condition=Q(homonym=True)),
             TrigramIndex(fields=["birth_name_key"], name="identity_birth_name_trgm", opclasses=["gin_trgm_ops"]),
             TrigramIndex(fields=["used_name_key"], name="identity_used_name_trgm", opclasses=["gin_trgm_ops"]),
+            # The admin list's default order (plus its "-pk" tie-break): pages come straight off the index.
+            models.Index(fields=["birth_name_key", "given_names_key", "birth_date", "-id"], name="identity_list_order"),
+            # Anteriority search: a year alone is a prefix match on the date; a given name without a
+            # date is matched through its trigrams (both combine with the name's index).
+            models.Index(fields=["birth_date"], name="identity_birth_date_prefix", opclasses=["varchar_pattern_ops"]),
+            TrigramIndex(fields=["given_names_key"], name="identity_given_names_trgm", opclasses=["gin_trgm_ops"]),
+            # Dashboard: counts by status and channel, and creations per month, read from indexes alone.
+            models.Index(fields=["status", "channel", "is_active"], name="identity_status_channel"),
+            models.Index(fields=["created_at", "status", "is_active"], name="identity_created_status"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -398,6 +411,9 @@ class IdentityEvent(models.Model):
         INS_SET = "INS_SET", _("INS enregistré")
         INS_INVALIDATED = "INS_INVALID", _("INS invalidé")
         COLLISION = "COLLISION", _("Collision détectée")
+        PRINTED = "PRINTED", _("Impression (fiche, étiquettes)")
+        INSI_RECOVERY = "INSI_RECUP", _("Récupération INSi")
+        INSI_VERIFICATION = "INSI_VERIF", _("Vérification INSi")
 
     identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="events", verbose_name=_("identité"))
     kind = models.CharField(_("événement"), max_length=12, choices=Kind.choices)
@@ -443,3 +459,226 @@ class Birthplace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+# --- Documents and labels (domain.md §5) ---
+
+_MM = {"max_digits": 6, "decimal_places": 2}
+
+
+class LabelFormat(models.Model):
+    """A sheet or roll of labels: page size, grid and label size, in millimetres."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("libellé"), max_length=120)
+    page_width_mm = models.DecimalField(_("largeur de page (mm)"), **_MM)
+    page_height_mm = models.DecimalField(_("hauteur de page (mm)"), **_MM)
+    columns = models.PositiveSmallIntegerField(_("colonnes"), default=1)
+    rows = models.PositiveSmallIntegerField(_("lignes"), default=1)
+    label_width_mm = models.DecimalField(_("largeur d'étiquette (mm)"), **_MM)
+    label_height_mm = models.DecimalField(_("hauteur d'étiquette (mm)"), **_MM)
+    margin_top_mm = models.DecimalField(_("marge haute (mm)"), default=0, **_MM)
+    margin_left_mm = models.DecimalField(_("marge gauche (mm)"), default=0, **_MM)
+    column_gap_mm = models.DecimalField(_("espace entre colonnes (mm)"), default=0, **_MM)
+    row_gap_mm = models.DecimalField(_("espace entre lignes (mm)"), default=0, **_MM)
+    padding_mm = models.DecimalField(_("marge intérieure (mm)"), default=2, **_MM)
+    font_size_pt = models.DecimalField(_("taille du texte (pt)"), max_digits=4, decimal_places=1, default=8)
+    # Printers differ: a module must cover whole dots on a thermal head to stay readable.
+    datamatrix_module_mm = models.DecimalField(_("module du datamatrix (mm)"), max_digits=4, decimal_places=3, default=0.5)
+    active = models.BooleanField(_("proposé"), default=True)
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+
+    class Meta:
+        verbose_name = _("format d'étiquettes")
+        verbose_name_plural = _("formats d'étiquettes")
+        ordering = ["position", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(columns__gte=1, rows__gte=1, label_width_mm__gt=0, label_height_mm__gt=0),
+                name="labelformat_positive_grid",
+                violation_error_message=_("Au moins une colonne, une ligne et une étiquette de taille non nulle."),
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    page_width_mm__gte=models.F("margin_left_mm")
+                    + models.F("columns") * models.F("label_width_mm")
+                    + (models.F("columns") - 1) * models.F("column_gap_mm"),
+                    page_height_mm__gte=models.F("margin_top_mm")
+                    + models.F("rows") * models.F("label_height_mm")
+                    + (models.F("rows") - 1) * models.F("row_gap_mm"),
+                ),
+                name="labelformat_grid_fits_page",
+                violation_error_message=_("La grille d'étiquettes (marges, étiquettes et espaces) dépasse de la page."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+    @property
+    def per_page(self) -> int:
+        return self.columns * self.rows
+
+
+class LabelProfile(models.Model):
+    """Which traits a site or a user adds to labels; the minimum is always printed and has no switch."""
+
+    name = models.CharField(_("nom du profil"), max_length=120)
+    site = models.CharField(_("site ou service"), max_length=120, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("utilisateur"), help_text=_("Vide : profil partagé du site."),
+    )
+    label_format = models.ForeignKey(LabelFormat, on_delete=models.PROTECT, related_name="+", verbose_name=_("format par défaut"))
+    show_birth_given_names = models.BooleanField(_("liste des prénoms de naissance"), default=False)
+    show_used_name = models.BooleanField(_("nom utilisé"), default=True)
+    show_used_given_name = models.BooleanField(_("prénom utilisé"), default=True)
+    show_birthplace = models.BooleanField(_("lieu de naissance"), default=False)
+    show_ipp = models.BooleanField(_("identifiant permanent (IPP)"), default=False)
+    show_ins = models.BooleanField(_("matricule INS et sa nature (identité qualifiée seulement)"), default=True)
+    show_datamatrix = models.BooleanField(_("datamatrix INS (identité qualifiée seulement)"), default=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("profil d'étiquettes")
+        verbose_name_plural = _("profils d'étiquettes")
+        ordering = ["site", "name"]
+        permissions = [
+            ("print_identity", _("Imprimer les fiches et étiquettes d'identité")),
+            ("manage_label_settings", _("Gérer les formats d'étiquettes et les profils partagés")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} — {self.name}" if self.site else str(self.name)
+
+
+# Printing and the label settings join the roles where their permissions are declared.
+_PRINTING = ["print_identity", "view_labelformat", "view_labelprofile", "add_labelprofile", "change_labelprofile"]
+for _role in (roles.FRONT_DESK, roles.CIV_MEMBER):
+    roles.register_role_permissions(_role, "identities", _PRINTING)
+roles.register_role_permissions(
+    roles.CIV_REFERENT, "identities",
+    [*_PRINTING, "manage_label_settings", "delete_labelprofile", "add_labelformat", "change_labelformat"],
+)
+
+
+# --- Worklists of the identity-vigilance cell (the portal's queues) ---
+
+class WorklistItem(models.Model):
+    """One entry of a CIV work queue: which identity (or pair), why, who holds it, what was decided."""
+
+    class Kind(models.TextChoices):
+        PROVISIONAL = "PROV", _("Identités provisoires à qualifier")
+        DOUBTFUL = "DOUT", _("Identités douteuses")
+        FICTITIOUS = "FICT", _("Identités fictives")
+        HOMONYM = "HOMD", _("Homonymes détectés à confirmer")
+        DUPLICATE = "DPOT", _("Doublons potentiels")
+        INSI_VERIFICATION = "INSI_KO", _("Échecs de vérification INSi")
+
+    class State(models.TextChoices):
+        OPEN = "OPEN", _("À traiter")
+        DONE = "DONE", _("Traité")
+
+    class Decision(models.TextChoices):
+        CONFIRMED = "CONFIRMED", _("Confirmé")
+        DISMISSED = "DISMISSED", _("Écarté")
+        HANDLED = "HANDLED", _("Traité")
+        OBSOLETE = "OBSOLETE", _("Sans objet (situation résolue entre-temps)")
+
+    kind = models.CharField(_("file"), max_length=8, choices=Kind.choices)
+    identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="worklist_items", verbose_name=_("identité"))
+    # The second record of a pair (homonyms, duplicates); always the higher id, so a pair is stored once.
+    other = models.ForeignKey(
+        Identity, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("autre identité")
+    )
+    reason = models.TextField(_("motif"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("responsable")
+    )
+    opened_at = models.DateTimeField(_("ouvert le"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("signalé par")
+    )
+    state = models.CharField(_("état"), max_length=4, choices=State.choices, default=State.OPEN)
+    decision = models.CharField(_("décision"), max_length=9, choices=Decision.choices, blank=True)
+    decision_note = models.TextField(_("commentaire de la décision"), blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("décidé par")
+    )
+    decided_at = models.DateTimeField(_("décidé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("élément de file de travail")
+        verbose_name_plural = _("files de travail")
+        ordering = ["opened_at", "id"]
+        permissions = [
+            ("manage_worklists", _("Traiter les files de travail de la CIV (toutes les files, attribution, décisions)")),
+        ]
+        indexes = [
+            models.Index(fields=["state", "kind", "opened_at"], name="worklistitem_queue"),
+            models.Index(fields=["owner", "state"], name="worklistitem_owner"),
+            models.Index(fields=["state", "opened_at", "id"], name="worklistitem_oldest_first"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "identity"], condition=Q(other__isnull=True, state="OPEN"), name="worklistitem_one_open_per_identity"
+            ),
+            # A pair once dismissed stays dismissed: detection does not bring it back.
+            models.UniqueConstraint(fields=["kind", "identity", "other"], condition=Q(other__isnull=False), name="worklistitem_one_per_pair"),
+            models.CheckConstraint(
+                condition=Q(other__isnull=True) | Q(identity__lt=models.F("other")), name="worklistitem_pair_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} : {self.identity_id}" + (f" / {self.other_id}" if self.other_id else "")
+
+    @property
+    def is_pair(self) -> bool:
+        return self.other_id is not None
+
+
+_WORKLIST_VIEW = ["view_worklistitem"]
+_WORKLIST_MANAGE = ["view_worklistitem", "manage_worklists"]
+# Front-desk agents see their own items only (the admin filters on the owner); the CIV sees and decides all.
+roles.register_role_permissions(roles.FRONT_DESK, "identities", _WORKLIST_VIEW)
+roles.register_role_permissions(roles.CIV_MEMBER, "identities", _WORKLIST_MANAGE)
+roles.register_role_permissions(roles.CIV_REFERENT, "identities", _WORKLIST_MANAGE)
+
+
+class SyntheticLabel(models.Model):
+    """Ground truth of generated identities: which records are one person, which are true homonyms.
+
+    Only members of a cluster are labelled; an unlabelled generated identity is a person
+    recorded once. Filled by ``generate_identities`` so matching can be scored.
+    """
+
+    class Kind(models.TextChoices):
+        ORIGINAL = "ORIGINAL", _("Fiche d'origine d'une personne dupliquée")
+        DUPLICATE = "DUPLICATE", _("Doublon : la même personne, saisie à nouveau avec des écarts")
+        HOMONYM = "HOMONYM", _("Homonyme : une autre personne, mêmes nom, premier prénom et date de naissance")
+
+    identity = models.OneToOneField(
+        Identity, on_delete=models.CASCADE, primary_key=True, related_name="synthetic_label", verbose_name=_("identité")
+    )
+    cluster = models.BigIntegerField(_("groupe"), db_index=True)
+    kind = models.CharField(_("nature"), max_length=9, choices=Kind.choices)
+    detail = models.CharField(_("écarts de saisie"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("étiquette d'identité générée")
+        verbose_name_plural = _("étiquettes d'identités générées")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} (groupe {self.cluster})"
+
+
+# Interoperability records (HL7 receivers and outbox, received messages, FHIR clients) live in
+# their own module and are registered with this app from here.
+from identities.interop.models import ClientApplication, InboundMessage, OutboxMessage, Receiver  # noqa: E402,F401
+
+# Records of the INSi workflows (recoveries, campaigns, runs) live with their sub-domain.
+from identities.workflows.models import InsiRecovery, InsiRun, InsiRunItem, VerificationCampaign  # noqa: E402,F401

@@ -1,13 +1,17 @@
 """Every read of identities used by the admin, the API and the tasks (anteriority search lives here)."""
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Greatest
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Concat, Greatest
 
 from identities import traits
-from identities.models import Identity
+from identities.diffusion import shareable_ins
+from identities.models import Birthplace, Identity, InsMatricule, LabelFormat, LabelProfile
+from identities.models import ClientApplication, DocumentCheck, InboundMessage
 
 
 def active_identities() -> QuerySet[Identity]:
@@ -34,6 +38,14 @@ def anteriority_search(*, name: str = "", given_name: str = "", birth_date: str 
     The birth date accepts ``JJ/MM/AAAA``, ``AAAA-MM-JJ`` with ``00`` or a year alone.
     Raises TraitError for an unreadable date.
     """
+    return list(anteriority_queryset(name=name, given_name=given_name, birth_date=birth_date)[:limit])
+
+
+def anteriority_queryset(
+    *, name: str = "", given_name: str = "", birth_date: str = "", within: QuerySet[Identity] | None = None
+) -> QuerySet[Identity]:
+    """The anteriority search as a ranked queryset, for screens that paginate (the admin list,
+    whose filters come in as ``within``)."""
     name_key, given_key = traits.search_key(name), traits.search_key(given_name)
     query = Q()
     if birth_date.strip():
@@ -41,8 +53,8 @@ def anteriority_search(*, name: str = "", given_name: str = "", birth_date: str 
     if given_key:
         query &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
     if not (name_key or query):
-        return []
-    qs = active_identities().filter(query)
+        return Identity.objects.none()
+    qs = (active_identities() if within is None else within.filter(is_active=True)).filter(query)
     fuzzy = connection.vendor == "postgresql" and len(name_key) >= 3
     if name_key:
         exact = Q(birth_name_key__startswith=name_key) | Q(used_name_key__startswith=name_key)
@@ -57,7 +69,7 @@ def anteriority_search(*, name: str = "", given_name: str = "", birth_date: str 
         ).order_by("-score", "birth_name_key", "given_names_key", "birth_date")
     else:
         qs = qs.order_by("birth_name_key", "given_names_key", "birth_date")
-    return list(qs[:limit])
+    return qs
 
 
 def identity_holding_matricule(matricule: str, *, exclude_id: int | None = None) -> Identity | None:
@@ -65,3 +77,120 @@ def identity_holding_matricule(matricule: str, *, exclude_id: int | None = None)
     if exclude_id is not None:
         qs = qs.exclude(pk=exclude_id)
     return qs.first()
+
+
+# --- Documents, labels and the desk datamatrix reading ---
+
+def identities_holding_matricule_ever(matricule: str) -> list[Identity]:
+    """Active identities whose current INS, or any INS they held or INSi reported, is this matricule."""
+    held = InsMatricule.objects.filter(matricule=matricule).values("identity_id")
+    return list(active_identities().filter(Q(ins_matricule=matricule) | Q(pk__in=held)).order_by("pk"))
+
+
+def identities_for_printing(identity_ids: list[int]) -> list[Identity]:
+    """Active identities in the order they were selected (missing or merged ones left out)."""
+    found = active_identities().in_bulk(identity_ids)
+    return [found[pk] for pk in dict.fromkeys(identity_ids) if pk in found]
+
+
+def birthplace_names(codes) -> dict[str, str]:
+    return dict(Birthplace.objects.filter(code__in=set(codes) - {""}).values_list("code", "name"))
+
+
+def label_formats() -> QuerySet[LabelFormat]:
+    return LabelFormat.objects.filter(active=True)
+
+
+def label_profiles_for(user) -> QuerySet[LabelProfile]:
+    """The user's own label profiles, then the shared ones."""
+    return LabelProfile.objects.filter(Q(owner=user) | Q(owner__isnull=True)).select_related("label_format").order_by(
+        "owner", "site", "name"
+    )
+
+
+# --- Interoperability: HL7 diffusion and the FHIR API ---
+
+def identity_for_diffusion(identity_id: int) -> Identity:
+    return Identity.objects.get(pk=identity_id)
+
+
+def validating_checks(identity_ids) -> dict[int, DocumentCheck]:
+    """Per identity, the latest standing document check that validated it (its evidence)."""
+    checks = (
+        DocumentCheck.objects.filter(identity_id__in=identity_ids, validates=True, withdrawn_at__isnull=True)
+        .select_related("document_type").order_by("identity_id", "-checked_at")
+    )
+    found: dict[int, DocumentCheck] = {}
+    for check in checks:
+        found.setdefault(check.identity_id, check)
+    return found
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def identity_by_ipp(ipp: str) -> Identity | None:
+    value = _uuid(ipp)
+    return Identity.objects.filter(ipp=value).first() if value else None
+
+
+def patient_search(
+    *, ipp: str = "", matricule: str = "", ins_oid: str = "", family: str = "", given: str = "", birth_date: str = "",
+    offset: int = 0, limit: int = 20,
+) -> list[Identity]:
+    """Active identities for the FHIR search, in a stable order; no criterion, no result.
+
+    ``ipp`` and ``matricule`` given together mean "either" (an identifier searched without its
+    system). A matricule finds an identity only when the diffusion gate shares that very INS,
+    so a search cannot reveal the matricule of an identity that may not carry it.
+    ``birth_date`` takes the forms of the anteriority search; raises TraitError when unreadable.
+    """
+    query = Q()
+    if ipp or matricule:
+        by_identifier = Q(pk__in=[])
+        if _uuid(ipp):
+            by_identifier |= Q(ipp=_uuid(ipp))
+        if matricule:
+            by_identifier |= Q(ins_matricule=matricule, **({"ins_oid": ins_oid} if ins_oid else {}))
+        query &= by_identifier
+    family_key, given_key = traits.search_key(family), traits.search_key(given)
+    if family_key:
+        query &= Q(birth_name_key__startswith=family_key) | Q(used_name_key__startswith=family_key)
+    if given_key:
+        query &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
+    if birth_date.strip():
+        query &= _birth_date_filter(birth_date)
+    if not query:
+        return []
+    # Ordered by an expression no index provides: PostgreSQL then finds the matches through the
+    # search indexes and sorts them, rather than walk the name index from "A" to reach a deep
+    # page of a frequent name (seconds at _offset=1000 on a million identities, see
+    # docs/benchmarks-interop.md).
+    order = Concat("birth_name_key", Value("")), "given_names_key", "birth_date", "pk"
+    found = active_identities().filter(query).order_by(*order)
+    if not matricule:
+        return list(found[offset:offset + limit])
+    # The matricule is unique: at most a couple of rows to check against the gate.
+    return [
+        identity for identity in found
+        if str(identity.ipp) == ipp or getattr(shareable_ins(identity), "matricule", None) == matricule
+    ][offset:offset + limit]
+
+
+def client_application(token_hash: str) -> ClientApplication | None:
+    return ClientApplication.objects.filter(token_hash=token_hash, active=True).first()
+
+
+def identity_received_from(source: str, sender_patient_id: str) -> Identity | None:
+    """The identity already created from this sender's patient, if any (its earlier messages)."""
+    if not sender_patient_id:
+        return None
+    found = (
+        InboundMessage.objects.filter(source=source, sender_patient_id=sender_patient_id, identity__isnull=False)
+        .select_related("identity").order_by("received_at").first()
+    )
+    return found.identity if found else None

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
-from identities import matricule, selectors, traits
+from identities import matricule, outbox, selectors, traits
 from identities.errors import ConflictError, NotAllowed, RuleViolation
 from identities.models import (
     STRICT_TRAIT_FIELDS,
@@ -66,7 +66,7 @@ def _save(identity: Identity, actor, reason: str) -> None:
 def _event(identity: Identity, kind: str, actor, *, reason: str = "", channel: str = "", **details) -> IdentityEvent:
     from_status = details.pop("from_status", "")
     to_status = details.pop("to_status", "")
-    return IdentityEvent.objects.create(
+    return outbox.record_event(IdentityEvent.objects.create(
         identity=identity,
         kind=kind,
         actor=actor,
@@ -76,7 +76,7 @@ def _event(identity: Identity, kind: str, actor, *, reason: str = "", channel: s
         to_status=to_status,
         reason=reason,
         details=details,
-    )
+    ))
 
 
 _TRANSITION_REFUSALS = {

@@ -1,0 +1,146 @@
+"""What the HL7 v2, FHIR and CDA formats share: the local authority, the evidence, the code tables, received identities (pure, no Django)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from identities import traits
+
+# The four statuses and the attributes, in the portal's (and RNIV's) vocabulary.
+PROV, RECUP, VALI, QUAL = "PROV", "RECUP", "VALI", "QUAL"
+DOUT, FICT, HOMA = "DOUT", "FICT", "HOMA"
+
+
+
+class Trigger(StrEnum):
+    """PAM-FR identity events."""
+
+    A28 = "A28"  # create
+    A31 = "A31"  # update (traits, status, attributes, INS appearing or replaced)
+    A40 = "A40"  # merge
+    A47 = "A47"  # change of the identifier list: shared INS removed (downgrade, invalidation)
+
+
+# Identity documents, by the code the facility gives them (DocumentType.code seeded in
+# identities/migrations/0002), to the official table shared by PAM-FR ZFD-7 and FR Core
+# (fr-core-cs-mode-validation-identity). Types without an official code (eIDAS, Appli carte
+# Vitale, types the facility adds) are simply not transmitted.
+DOCUMENT_CODES = {
+    "passeport": "PA",
+    "cni": "CN",
+    "titre-sejour": "CS",
+    "extrait-naissance": "AN",
+    "livret-famille": "LE",
+    "permis-conduire": "PC",
+    "carte-militaire": "CM",
+}
+
+# Characters that structure an HL7 message or an XML attribute must never come from data.
+_HL7_SEPARATORS = re.compile(r"[|^~\\&\r\n]")
+
+
+@dataclass(frozen=True)
+class LocalAuthority:
+    """The facility's authority for its permanent identifier (IPP): HL7 namespace and OID."""
+
+    namespace: str
+    oid: str
+
+    def __post_init__(self):
+        if not self.oid or not re.fullmatch(r"[0-2](\.\d+)+", self.oid):
+            raise ValueError(f"OID of the local identifier authority is not an OID: {self.oid!r}")
+        if not self.namespace or _HL7_SEPARATORS.search(self.namespace):
+            raise ValueError(f"HL7 namespace of the local identifier authority is empty or holds a separator: {self.namespace!r}")
+
+    @property
+    def system(self) -> str:
+        return f"urn:oid:{self.oid}"
+
+    @classmethod
+    def from_settings(cls, settings) -> LocalAuthority:
+        return cls(namespace=settings.INTEROP_IPP_NAMESPACE, oid=settings.INTEROP_IPP_OID)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The identity document that validated the identity (the latest valid check), if any."""
+
+    document_type: str  # DocumentType.code
+    expiry_date: date | None
+    checked_at: datetime
+
+    @property
+    def official_code(self) -> str:
+        return DOCUMENT_CODES.get(self.document_type, "")
+
+    @classmethod
+    def of(cls, check) -> Evidence | None:
+        """From a DocumentCheck-like object (``document_type.code``, ``expiry_date``, ``checked_at``)."""
+        if check is None:
+            return None
+        return cls(document_type=check.document_type.code, expiry_date=check.expiry_date, checked_at=check.checked_at)
+
+
+def attributes_of(identity) -> list[str]:
+    """DOUT, FICT, HOMA in a stable order (FICT never comes with another: the model forbids it)."""
+    flags = ((identity.doubtful, DOUT), (identity.fictitious, FICT), (identity.homonym, HOMA))
+    return [code for on, code in flags if on]
+
+
+def compact_date(value: str) -> str:
+    """``AAAAMMJJ`` cut at the first unknown part (HL7 DTM, CDA TS): ``1950-05-00`` → ``195005``."""
+    birth = traits.parse_birth_date(value)
+    if not birth.month:
+        return f"{birth.year:04d}"
+    if not birth.day:
+        return f"{birth.year:04d}{birth.month:02d}"
+    return f"{birth.year:04d}{birth.month:02d}{birth.day:02d}"
+
+
+def checked_text(value: str, *, what: str) -> str:
+    """A value about to be written into a message: refuse what would break its structure."""
+    if _HL7_SEPARATORS.search(value or ""):
+        raise ValueError(f"{what} holds an HL7 separator character and cannot be transmitted")
+    return value or ""
+
+
+# --- Identities received from another identification domain (HL7 A28/A31, FHIR import) ---
+
+class MessageError(ValueError):
+    """A received message that cannot be used: ``location`` points at the element (``PID-5``,
+    ``Patient.name[0].family``), ``message`` says the problem in French."""
+
+    def __init__(self, location: str, message: str, *, code: str = "invalid"):
+        self.location = location
+        self.message = message
+        self.code = code
+        super().__init__(f"{location} : {message}")
+
+
+@dataclass(frozen=True)
+class ReceivedIns:
+    matricule: str
+    oid: str
+
+
+@dataclass(frozen=True)
+class ReceivedIdentity:
+    """An identity as another domain sent it, before any rule of ours is applied.
+
+    ``declared_status`` is in our vocabulary: HL7 ``VALI`` with an INS is the sender's QUAL
+    (receivers deduce QUAL from VALI + matricule + OID), ``VALI`` without one stays VALI.
+    """
+
+    birth_name: str
+    birth_given_names: str
+    first_birth_given_name: str
+    birth_date: str
+    sex: str
+    birthplace_code: str
+    used_name: str
+    used_given_name: str
+    declared_status: str
+    ins: ReceivedIns | None
+    sender_patient_id: str = ""

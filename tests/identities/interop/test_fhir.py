@@ -1,0 +1,173 @@
+"""FR Core Patients parsed with fhir.resources (R4B models, R4-compatible for Patient): the diffusion gate, the FR Core invariants, received Patients."""
+import dataclasses
+import json
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import pytest
+from fhir.resources.R4B.patient import Patient
+
+from identities.diffusion import shareable_ins
+from identities.interop import fhir
+from identities.interop.common import Evidence, MessageError
+from tests.identities.interop.conftest import CASES
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def resource(identity, authority, **kwargs) -> dict:
+    return fhir.patient_resource(identity, shareable_ins(identity), authority=authority, zone=PARIS, **kwargs)
+
+
+def parsed(identity, authority, **kwargs) -> Patient:
+    # Through JSON text, as a client would receive it.
+    return Patient.model_validate_json(json.dumps(resource(identity, authority, **kwargs)))
+
+
+def reliability(patient: Patient) -> dict[str, list]:
+    extension = next(ext for ext in patient.extension if ext.url == fhir.EXT_RELIABILITY)
+    parts: dict[str, list] = {}
+    for part in extension.extension:
+        parts.setdefault(part.url, []).append(part)
+    return parts
+
+
+def ins_identifiers(patient: Patient) -> list:
+    return [identifier for identifier in patient.identifier if identifier.system.startswith("urn:oid:1.2.250.1.213.1.4.")]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_it_profiles_fr_core_patient_ins_and_carries_the_ins_only_for_a_qualified_identity(case, make_identity, authority):
+    identity = make_identity(case)
+    patient = parsed(identity, authority)
+    text = json.dumps(resource(identity, authority))
+    if case in ("QUAL", "QUAL+HOMA"):
+        assert patient.meta.profile == [fhir.PROFILE_PATIENT_INS]
+        (ins,) = ins_identifiers(patient)
+        assert (ins.system, ins.value, ins.use) == ("urn:oid:1.2.250.1.213.1.4.10", identity.ins_matricule, "official")
+        assert [(coding.system, coding.code) for coding in ins.type.coding] == [(fhir.CS_FR_IDENTIFIER_TYPE, "INS-NIR-TEST")]
+    else:
+        assert patient.meta.profile == [fhir.PROFILE_PATIENT]
+        assert ins_identifiers(patient) == []
+        assert "1.2.250.1.213.1.4" not in text
+        if identity.ins_matricule:
+            assert identity.ins_matricule not in text
+    (local,) = [identifier for identifier in patient.identifier if identifier.system == authority.system]
+    assert (local.value, local.use, local.type.coding[0].code) == (str(identity.ipp), "usual", "PI")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_fr_core_reliability_invariants_hold(case, make_identity, authority):
+    identity = make_identity(case)
+    parts = reliability(parsed(identity, authority))
+    (status,) = parts["identityStatus"]
+    comments = [part.valueCodeableConcept.coding[0].code for part in parts.get("comment", [])]
+    assert status.valueCoding.system == fhir.CS_IDENTITY_STATUS
+    assert status.valueCoding.code == identity.status
+    # fr-core-identity-reliability-1 and -2: DOUT or FICT ⇒ PROV; FICT and DOUT never together.
+    if {"DOUT", "FICT"} & set(comments):
+        assert status.valueCoding.code == "PROV"
+    assert not {"DOUT", "FICT"} <= set(comments)
+    assert comments == identity.attributes
+    assert [part.valueCoding.code for part in parts["methodCollection"]] == ["SM"]
+
+
+@pytest.mark.parametrize("case", ["PROV", "VALI", "QUAL", "DOUT"])
+def test_the_official_name_has_exactly_one_given_name_and_the_birth_list_beside_it(case, make_identity, authority):
+    identity = make_identity(case, birth_given_names="PIERRE-ALAIN GUNTHER", used_name="DURAND")
+    patient = parsed(identity, authority)
+    (official,) = [name for name in patient.name if name.use == "official"]
+    assert official.family == "MARTIN"
+    assert official.given == ["PIERRE-ALAIN"]
+    (birth_list,) = official.extension
+    assert (birth_list.url, birth_list.valueString) == (fhir.EXT_BIRTH_LIST_GIVEN_NAME, "PIERRE-ALAIN GUNTHER")
+    (usual,) = [name for name in patient.name if name.use == "usual"]
+    assert (usual.family, usual.given) == ("DURAND", ["PIERRE-ALAIN"])
+
+
+def test_the_birthplace_is_its_insee_code(make_identity, authority):
+    patient = parsed(make_identity("QUAL", birthplace_code="2A004"), authority)
+    (birthplace,) = [ext for ext in patient.extension if ext.url == fhir.EXT_BIRTHPLACE]
+    (code,) = birthplace.valueAddress.extension
+    assert code.url == fhir.EXT_INSEE_CODE
+    assert (code.valueCoding.system, code.valueCoding.code) == (fhir.CS_INSEE, "2A004")
+
+
+def test_the_reliability_extension_dates_the_insi_call_and_the_validation_with_its_document(make_identity, authority):
+    identity = make_identity("QUAL")
+    evidence = Evidence("cni", date(2030, 1, 1), identity.validated_at)
+    parts = reliability(parsed(identity, authority, evidence=evidence))
+    assert str(parts["dateInterrogationINSi"][0].valueDate) == identity.last_insi_call_at.astimezone(PARIS).date().isoformat()
+    assert str(parts["validationDate"][0].valueDate) == identity.validated_at.astimezone(PARIS).date().isoformat()
+    assert (parts["validationMode"][0].valueCoding.system, parts["validationMode"][0].valueCoding.code) == (fhir.CS_VALIDATION_MODE, "CN")
+
+
+def test_gender_and_a_partial_birth_date(make_identity, authority):
+    patient = parsed(make_identity("PROV", sex="M", birth_date="1950-00-00"), authority)
+    assert patient.gender == "male"
+    assert str(patient.birthDate) == "1950"
+
+
+def test_a_nia_travels_as_a_temporary_identifier(make_identity, authority):
+    identity = make_identity("QUAL")
+    nia = dataclasses.replace(shareable_ins(identity), oid="1.2.250.1.213.1.4.9", nature="NIA")
+    patient = Patient.model_validate(fhir.patient_resource(identity, nia, authority=authority, zone=PARIS))
+    (ins,) = ins_identifiers(patient)
+    assert (ins.system, ins.use, ins.type.coding[0].code) == ("urn:oid:1.2.250.1.213.1.4.9", "temp", "INS-NIA")
+
+
+def test_a_search_bundle_links_to_the_next_page():
+    bundle = fhir.search_bundle([{"resourceType": "Patient", "id": "a"}], base_url="https://x/fhir/", self_url="s", next_url="n")
+    assert bundle["type"] == "searchset"
+    assert bundle["entry"][0]["fullUrl"] == "https://x/fhir/Patient/a"
+    assert [link["relation"] for link in bundle["link"]] == ["self", "next"]
+
+
+# --- Received Patients ---
+
+def test_a_patient_of_ours_reads_back_with_its_ins_and_status(make_identity, authority):
+    identity = make_identity("QUAL", used_name="DUPONT")
+    received = fhir.read_patient(resource(identity, authority))
+    assert received.declared_status == "QUAL"
+    assert (received.ins.matricule, received.ins.oid) == (identity.ins_matricule, identity.ins_oid)
+    assert (received.birth_name, received.first_birth_given_name, received.birth_given_names) == ("MARTIN", "JEANNE", "JEANNE MARIE")
+    assert (received.birth_date, received.sex, received.birthplace_code, received.used_name) == ("1980-05-17", "F", "63220", "DUPONT")
+    assert received.sender_patient_id == str(identity.ipp)
+
+
+def _patient(**changes) -> dict:
+    data = {
+        "resourceType": "Patient",
+        "name": [{"use": "official", "family": "DUBOIS", "given": ["ANNE"]}],
+        "gender": "female",
+        "birthDate": "1979-03-15",
+    }
+    return {key: value for key, value in (data | changes).items() if value is not None}
+
+
+@pytest.mark.parametrize(
+    ("data", "location"),
+    [
+        ({"resourceType": "Observation"}, "resourceType"),
+        (_patient(name="DUBOIS"), "Patient.name"),
+        (_patient(birthDate="1979-13-01"), "Patient.birthDate"),
+        (_patient(birthDate=None), "Patient.birthDate"),
+        (_patient(name=[{"use": "usual", "family": "DUBOIS", "given": ["ANNE"]}]), "Patient.name"),
+        (_patient(name=[{"use": "official", "given": ["ANNE"]}]), "Patient.name[0].family"),
+        (_patient(gender=None), "Patient.gender"),
+        (_patient(extension=[{"url": fhir.EXT_RELIABILITY, "extension": [{"url": "identityStatus", "valueCoding": {"code": "SUPER"}}]}]),
+         "Patient.extension:identityReliability.identityStatus"),
+    ],
+)
+def test_it_refuses_a_malformed_patient_naming_the_element(data, location):
+    with pytest.raises(MessageError) as refused:
+        fhir.read_patient(data)
+    assert refused.value.location == location
+
+
+def test_an_operation_outcome_is_a_valid_resource():
+    from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+    outcome = OperationOutcome.model_validate(fhir.operation_outcome("error", "required", "date absente", expression="Patient.birthDate"))
+    assert outcome.issue[0].expression == ["Patient.birthDate"]
+

@@ -1,0 +1,243 @@
+"""The outbox: one message per action and receiver, written with the event, delivered in order per identity over MLLP to a loopback system."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from identities import outbox, services
+from identities.errors import NotAllowed
+from identities.models import Attribute, OutboxMessage, Receiver
+from tests import factories
+from tests.identities.interop.conftest import LoopbackSystem, free_port
+
+State = OutboxMessage.State
+
+
+def committed():
+    """What the commit of the actions so far does to their messages (the commit hook, or the sweep)."""
+    outbox.sweep(now=timezone.now() + timedelta(minutes=2))
+
+
+def rows(**filters) -> list[OutboxMessage]:
+    return list(OutboxMessage.objects.filter(**filters).order_by("pk"))
+
+
+def later(seconds: int):
+    return lambda: timezone.now() + timedelta(seconds=seconds)
+
+
+def test_an_identity_event_queues_one_message_per_active_receiver_in_its_own_transaction(make_receiver, front_desk, birthplaces):
+    active = make_receiver(2600)
+    make_receiver(2601, active=False)
+    identity = factories.identity(front_desk)
+    (message,) = rows()
+    assert (message.receiver, message.identity, message.trigger, message.state) == (active, identity, "A28", State.NEW)
+
+
+def test_without_receivers_nothing_is_queued(front_desk, birthplaces):
+    factories.identity(front_desk)
+    assert rows() == []
+
+
+@pytest.mark.parametrize(
+    ("start", "action", "trigger"),
+    [
+        ("PROV", "document check (PROV→VALI)", "A31"),
+        ("PROV", "used name", "A31"),
+        ("QUAL", "locked trait (QUAL→VALI, INS invalidated)", "A47"),
+        ("QUAL", "document withdrawn (QUAL→RECUP)", "A47"),
+        ("QUAL", "doubtful (QUAL→PROV, INS invalidated)", "A47"),
+        ("RECUP", "INS invalidated (RECUP→PROV)", "A31"),
+        ("PROV", "homonym", "A31"),
+    ],
+)
+def test_the_events_of_one_action_fold_into_one_message(start, action, trigger, make_receiver, make_identity, front_desk, civ_member, civ_referent):
+    make_receiver(2600)
+    identity = make_identity(start)
+    committed()
+    before = set(OutboxMessage.objects.values_list("pk", flat=True))
+    if action.startswith("document check"):
+        factories.check_passport(front_desk, identity)
+    elif action == "used name":
+        services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_name="DUPONT")
+    elif action.startswith("locked trait"):
+        services.identity_update_traits(actor=civ_referent, identity_id=identity.pk, expected_version=None,
+                                        birth_name="MARTINE", reason="erreur de saisie")
+    elif action.startswith("document withdrawn"):
+        services.identity_withdraw_document_check(actor=civ_member, check_id=identity.document_checks.get().pk, reason="pièce falsifiée")
+    elif action.startswith("doubtful"):
+        services.identity_set_attribute(actor=civ_member, identity_id=identity.pk, attribute=Attribute.DOUT, value=True, reason="doute")
+    elif action.startswith("INS invalidated"):
+        services.identity_invalidate_ins(actor=civ_member, identity_id=identity.pk, reason="vérification KO")
+    else:
+        services.identity_set_attribute(actor=civ_member, identity_id=identity.pk, attribute=Attribute.HOMA, value=True, reason="homonyme")
+    new = [row for row in rows() if row.pk not in before]
+    assert [(row.trigger, row.state) for row in new] == [(trigger, State.NEW)]
+
+
+def test_the_sweep_releases_messages_whose_commit_hook_was_lost_and_names_receivers_with_work(make_receiver, front_desk, birthplaces):
+    waiting, paused = make_receiver(2600), make_receiver(2601, paused=True)
+    factories.identity(front_desk)
+    assert outbox.sweep() == []  # younger than a minute: its own commit hook will release it
+    assert outbox.sweep(now=timezone.now() + timedelta(minutes=2)) == [waiting.pk]
+    assert {row.state for row in rows()} == {State.PENDING}
+    assert paused.messages.count() == 1
+
+
+def test_a_message_is_delivered_and_acknowledged(make_receiver, loopback, front_desk, birthplaces):
+    receiver = make_receiver(loopback.port)
+    identity = factories.identity(front_desk)
+    committed()
+    report = outbox.deliver(receiver.pk)
+    (message,) = rows()
+    (received,) = loopback.parsed()
+    assert report.sent == 1
+    assert str(received.segment("MSH")[10]) == message.control_id == str(message.pk)
+    assert str(received.segment("MSH")[9]) == "ADT^A28^ADT_A05"
+    assert received["PID.F3.R1.C1"] == str(identity.ipp)
+    assert (message.state, message.attempts) == (State.SENT, 1)
+    assert message.sent_at is not None and "MSA|AA" in message.ack
+
+
+def test_a_refusal_dead_letters_the_message_and_holds_back_that_identity_only(make_receiver, loopback, front_desk, birthplaces):
+    receiver = make_receiver(loopback.port)
+    refused = factories.identity(front_desk, birth_name="REFUS")
+    accepted = factories.identity(front_desk, birth_name="ACCEPTE")
+    committed()
+    loopback.answers = ["AE"]
+    outbox.deliver(receiver.pk)
+    assert [(row.identity, row.state) for row in rows()] == [(refused, State.DEAD), (accepted, State.SENT)]
+    assert "refusé par le destinataire (AE)" in rows(identity=refused)[0].last_error
+    services.identity_update_traits(actor=front_desk, identity_id=refused.pk, expected_version=None, used_name="DUPONT")
+    committed()
+    report = outbox.deliver(receiver.pk)
+    assert report.sent == 0 and len(loopback.received) == 2
+    assert rows(identity=refused)[-1].state == State.PENDING
+
+
+def test_a_rejection_is_retried_after_a_backoff(make_receiver, loopback, front_desk, birthplaces):
+    receiver = make_receiver(loopback.port)
+    factories.identity(front_desk)
+    committed()
+    loopback.answers = ["AR"]
+    report = outbox.deliver(receiver.pk)
+    (message,) = rows()
+    assert (message.state, message.attempts, report.retried) == (State.PENDING, 1, 1)
+    assert report.next_attempt_at == message.next_attempt_at > timezone.now()
+    assert outbox.deliver(receiver.pk).sent == 0  # not due yet
+    assert outbox.deliver(receiver.pk, now=later(10)).sent == 1
+    first, second = loopback.parsed()
+    assert str(first.segment("MSH")[10]) == str(second.segment("MSH")[10]) == str(message.pk)
+
+
+def test_after_max_attempts_without_acknowledgement_the_message_is_dead_lettered(make_receiver, loopback, front_desk, birthplaces):
+    receiver = make_receiver(loopback.port, max_attempts=2)
+    factories.identity(front_desk)
+    committed()
+    loopback.answers = ["DROP", "AR"]
+    outbox.deliver(receiver.pk)
+    assert rows()[0].last_error.startswith("pas d'acquittement")
+    outbox.deliver(receiver.pk, now=later(60))
+    (message,) = rows()
+    assert (message.state, message.attempts) == (State.DEAD, 2)
+    assert "échec définitif après 2 envoi(s)" in message.last_error
+
+
+def test_while_the_receiver_is_down_nothing_is_lost_and_order_is_kept(make_receiver, front_desk, birthplaces):
+    port = free_port()
+    receiver = make_receiver(port)
+    first = factories.identity(front_desk, birth_name="PREMIER")
+    committed()
+    services.identity_update_traits(actor=front_desk, identity_id=first.pk, expected_version=None, used_name="DUPONT")
+    factories.identity(front_desk, birth_name="SECOND")
+    committed()
+    report = outbox.deliver(receiver.pk)
+    receiver.refresh_from_db()
+    assert report.unreachable and receiver.unreachable_since and receiver.retry_at > timezone.now()
+    assert [(row.state, row.attempts) for row in rows()] == [(State.PENDING, 0)] * 3
+    assert outbox.deliver(receiver.pk).next_attempt_at == receiver.retry_at  # waits for its retry time
+    system = LoopbackSystem(port)
+    try:
+        report = outbox.deliver(receiver.pk, now=later(60))
+        sent = [(message["PID.F5.R1.C1"], str(message.segment("MSH")[9])) for message in system.parsed()]
+    finally:
+        system.stop()
+    assert report.sent == 3
+    assert sent == [("PREMIER", "ADT^A28^ADT_A05"), ("PREMIER", "ADT^A31^ADT_A05"), ("SECOND", "ADT^A28^ADT_A05")]
+    assert [str(message.segment("MSH")[10]) for message in system.parsed()] == [str(row.pk) for row in rows()]
+    receiver.refresh_from_db()
+    assert (receiver.unreachable_since, receiver.retry_at, receiver.connection_failures) == (None, None, 0)
+
+
+def test_a_replayed_message_is_sent_again_under_a_new_control_id(make_receiver, loopback, front_desk, administrator, birthplaces):
+    receiver = make_receiver(loopback.port)
+    factories.identity(front_desk)
+    committed()
+    outbox.deliver(receiver.pk)
+    (message,) = rows()
+    assert outbox.outbox_replay(actor=administrator, message_ids=[message.pk]) == 1
+    outbox.deliver(receiver.pk)
+    message.refresh_from_db()
+    assert [str(received.segment("MSH")[10]) for received in loopback.parsed()] == [str(message.pk), f"{message.pk}-R1"]
+    assert (message.state, message.replays, message.replayed_by) == (State.SENT, 1, administrator)
+
+
+def test_a_receiver_replayed_since_a_date_gets_everything_again_in_order(make_receiver, loopback, front_desk, administrator, birthplaces):
+    receiver = make_receiver(loopback.port)
+    start = timezone.now()
+    for name in ("UN", "DEUX", "TROIS"):
+        factories.identity(front_desk, birth_name=name)
+    committed()
+    outbox.deliver(receiver.pk)
+    assert outbox.outbox_replay(actor=administrator, receiver_id=receiver.pk, since=start) == 3
+    outbox.deliver(receiver.pk)
+    assert [message["PID.F5.R1.C1"] for message in loopback.parsed()] == ["UN", "DEUX", "TROIS"] * 2
+
+
+def test_only_an_administrator_replays(make_receiver, civ_member, front_desk, birthplaces):
+    make_receiver(2600)
+    factories.identity(front_desk)
+    with pytest.raises(NotAllowed):
+        outbox.outbox_replay(actor=civ_member, message_ids=[rows()[0].pk])
+
+
+def test_a_paused_receiver_keeps_its_messages_until_it_resumes(make_receiver, loopback, front_desk, administrator, birthplaces):
+    receiver = make_receiver(loopback.port)
+    outbox.receiver_set_paused(actor=administrator, receiver_id=receiver.pk, paused=True)
+    factories.identity(front_desk)
+    committed()
+    assert outbox.deliver(receiver.pk).sent == 0 and loopback.received == []
+    outbox.receiver_set_paused(actor=administrator, receiver_id=receiver.pk, paused=False)
+    assert outbox.deliver(receiver.pk).sent == 1
+    assert [record.history_change_reason for record in Receiver.history.filter(id=receiver.pk).order_by("history_date")][1:] == [
+        "Mise en pause", "Reprise",
+    ]
+
+
+def test_the_gate_is_asked_when_the_message_leaves_not_when_it_was_queued(make_receiver, loopback, make_identity, civ_member):
+    receiver = make_receiver(loopback.port)
+    identity = make_identity("QUAL")
+    matricule = identity.ins_matricule
+    committed()
+    services.identity_set_attribute(actor=civ_member, identity_id=identity.pk, attribute=Attribute.DOUT, value=True, reason="doute")
+    committed()
+    outbox.deliver(receiver.pk)
+    assert len(loopback.received) == 2
+    assert all(matricule not in text and "1.2.250.1.213.1.4" not in text for text in loopback.received)
+
+
+def test_one_sender_at_a_time_per_receiver(make_receiver, loopback, front_desk, birthplaces):
+    receiver = make_receiver(loopback.port)
+    factories.identity(front_desk)
+    committed()
+    Receiver.objects.filter(pk=receiver.pk).update(delivering_until=timezone.now() + timedelta(minutes=1))
+    report = outbox.deliver(receiver.pk)
+    assert report.busy and loopback.received == []
+
+
+def test_a_wakeup_is_scheduled_once_for_the_earliest_time(make_receiver):
+    receiver = make_receiver(2600)
+    soon, later_on = timezone.now() + timedelta(seconds=5), timezone.now() + timedelta(seconds=50)
+    assert outbox.claim_wakeup(receiver.pk, later_on)
+    assert outbox.claim_wakeup(receiver.pk, soon)
+    assert not outbox.claim_wakeup(receiver.pk, later_on)
