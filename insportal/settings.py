@@ -19,7 +19,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "identities.admin_site.PortalAdminConfig",  # django.contrib.admin with the portal's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -89,6 +89,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -130,12 +131,13 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 if CELERY_BROKER_URL == "filesystem://":
     # Embedded demo broker: messages are files under var/celery, no Redis needed.
     _CELERY_DIR = BASE_DIR / "var" / "celery"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_CELERY_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_CELERY_DIR / "queue"),
         "data_folder_out": str(_CELERY_DIR / "queue"),
         "processed_folder": str(_CELERY_DIR / "processed"),
+        "control_folder": str(_CELERY_DIR / "control"),
         "store_processed": False,
     }
 
@@ -171,7 +173,7 @@ INSI_TIMEOUT = env_float("INSI_TIMEOUT", 10.0)  # seconds per HTTP call
 INSI_RETRY_ATTEMPTS = env_int("INSI_RETRY_ATTEMPTS", 3)  # attempts per call, technical failures only
 INSI_RETRY_BACKOFF = env_float("INSI_RETRY_BACKOFF", 1.0)  # seconds before the 2nd attempt, doubled after
 INSI_EXCHANGE_BODY_RETENTION_DAYS = env_int("INSI_EXCHANGE_BODY_RETENTION_DAYS", 90)
-# The simulator answers at /insi-simulator/lps; never in production.
+# The simulator answers at /insi-simulator/lps; off by default in production.
 INSI_SIMULATOR_ENABLED = env_bool("INSI_SIMULATOR_ENABLED", _INSI_DEMO)
 INSI_SIMULATOR_IDAM = env_str("INSI_SIMULATOR_IDAM", INSI_IDAM)
 INSI_SIMULATOR_PLATFORM_QUIRKS = env_bool("INSI_SIMULATOR_PLATFORM_QUIRKS", False)
@@ -184,6 +186,41 @@ if INSI_SIMULATOR_ENABLED:
     # The client reaches the portal's own simulator over loopback HTTP (INSI_ENDPOINT's default).
     SECURE_REDIRECT_EXEMPT = [r"^insi-simulator/"]
 
+# --- Interoperability: HL7 v2 PAM-FR over MLLP, FHIR FR Core API, CDA (identities/interop) ---
+INTEROP_APPLICATION = env_str("INTEROP_APPLICATION", "INSPORTAL")  # MSH-3, our HL7 application name
+INTEROP_FACILITY = env_str("INTEROP_FACILITY", "INSPORTAL")  # MSH-4, our facility
+INTEROP_IPP_NAMESPACE = env_str("INTEROP_IPP_NAMESPACE", "INSPORTAL")  # HL7 authority of the permanent identifier
+# OID of the facility's permanent identifier (IPP). The default is a UUID-derived OID (2.25)
+# that no other system uses: production sets the facility's registered OID.
+INTEROP_IPP_OID = env_str("INTEROP_IPP_OID", "2.25.77006110419845991969835873907240068842")
+INTEROP_HL7_PROCESSING_ID = env_str("INTEROP_HL7_PROCESSING_ID", "P")  # MSH-11: P production, T training, D debugging
+MLLP_LISTEN_HOST = env_str("MLLP_LISTEN_HOST", "127.0.0.1")
+MLLP_LISTEN_PORT = env_int("MLLP_LISTEN_PORT", 2575)
+# Dotted path of the INSi check of an INS received from another domain (identities/reception.py);
+# empty: such an INS waits on its received message, never integrated unverified.
+INS_RECEPTION_VERIFIER = env_str("INS_RECEPTION_VERIFIER", "identities.workflows.reception.verify_received_ins")
+FHIR_PAGE_SIZE = env_int("FHIR_PAGE_SIZE", 20)
+FHIR_MAX_PAGE_SIZE = env_int("FHIR_MAX_PAGE_SIZE", 100)
+
+# --- INSi workflows: recovery, verification, campaigns (identities/workflows) ---
+# Similarity rate (0-100 %) from which a recovery result feeds the identity without a click; 0: never (default).
+INSI_AUTO_FEED_THRESHOLD = env_float("INSI_AUTO_FEED_THRESHOLD", 0.0)
+# Redis holding the pace of INSi calls shared by every worker; default: the broker's Redis. Empty (no Redis,
+# as in the embedded demo): each worker process paces itself.
+INSI_PACE_REDIS_URL = env_str("INSI_PACE_REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+INSI_BATCH_CALLS_PER_SECOND = env_float("INSI_BATCH_CALLS_PER_SECOND", 2.0)  # recovery batches (per facility)
+INSI_RUN_PARALLELISM = env_int("INSI_RUN_PARALLELISM", 4)  # work slices queued per run (one per worker process used)
+INSI_RUN_SLICE_SECONDS = env_float("INSI_RUN_SLICE_SECONDS", 30.0)  # a slice re-queues itself after this long
+INSI_RUN_MAX_ATTEMPTS = env_int("INSI_RUN_MAX_ATTEMPTS", 3)  # per identity, technical failures only
+INSI_RUN_RETRY_BACKOFF = env_float("INSI_RUN_RETRY_BACKOFF", 60.0)  # seconds before an identity's 2nd attempt, doubled after
+INSI_PRE_ADMISSION_LEAD_HOURS = env_int("INSI_PRE_ADMISSION_LEAD_HOURS", 48)  # verify this long before a planned admission
+INSI_KO_ALERT_EMAILS = env_list("INSI_KO_ALERT_EMAILS")  # CIV addresses told of verification KOs; empty: no e-mail
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "insportal@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+# One queue name per deployment (tests give each run its own, so parallel runs never take each other's tasks).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+
 # --- Logging: no personal data is ever logged, only identifiers and outcomes ---
 LOGGING = {
     "version": 1,
@@ -191,5 +228,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"zeep": {"level": "WARNING"}},
+    "loggers": {"zeep": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
