@@ -9,7 +9,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.utils import timezone
 
-from identities import outbox, roles
+from identities import outbox, roles, worklists
 from identities.errors import NotAllowed
 from identities.models import Identity
 from identities.workflows import campaigns, insi_adapter, verification
@@ -103,3 +103,10 @@ def purge_insi_exchange_bodies() -> None:
     """Daily (beat): the bodies of INSi exchanges older than the retention period are dropped, the rows stay."""
     purged = insi_adapter.purge_exchange_bodies(older_than_days=settings.INSI_EXCHANGE_BODY_RETENTION_DAYS)
     logger.info("INSi exchange bodies purged: %s", purged)
+
+
+@shared_task(ignore_result=True)
+def refresh_worklists() -> None:
+    """Nightly (beat): open and close the CIV's queue items and detect duplicates and homonyms."""
+    outcome = worklists.worklists_refresh(actor=roles.system_user())
+    logger.info("Worklists refreshed: %s opened, %s closed, %s pairs", outcome.opened, outcome.closed, outcome.pairs)

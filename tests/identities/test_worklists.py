@@ -285,3 +285,13 @@ def test_the_nightly_command_fills_the_queues_as_the_system_account(front_desk):
     call_command("refresh_worklists", stdout=StringIO())
     assert open_items(Kind.PROVISIONAL).count() == 2
     assert open_items(Kind.DUPLICATE).get().created_by == roles.system_user()
+
+
+def test_the_nightly_task_opens_the_queue_item_of_a_provisional_identity(front_desk, birthplaces):
+    from identities import tasks
+    from identities.models import WorklistItem
+
+    ident = factories.identity(front_desk, birth_name="NUITEUX")
+    WorklistItem.objects.filter(identity=ident).delete()
+    tasks.refresh_worklists()
+    assert WorklistItem.objects.filter(identity=ident, kind=WorklistItem.Kind.PROVISIONAL, state=WorklistItem.State.OPEN).exists()

@@ -28,6 +28,7 @@ PERIODIC = (
     Periodic("Purge des contenus des échanges INSi", "identities.tasks.purge_insi_exchange_bodies", crontab={"minute": "30", "hour": "3"}),
     Periodic("Reprise des exécutions INSi interrompues", "identities.tasks.resume_runs", every_seconds=300),
     Periodic("Relance des messages HL7 en attente", "identities.tasks.sweep_outbox", every_seconds=60),
+    Periodic("Mise à jour nocturne des files de la CIV", "identities.tasks.refresh_worklists", crontab={"minute": "0", "hour": "1"}),
 )
 
 DAILY_AT_2 = {"minute": "0", "hour": "2"}

@@ -18,7 +18,10 @@ def test_it_installs_the_default_campaigns_and_the_periodic_tasks():
     nia = VerificationCampaign.objects.get(nature="NIA")
     assert nia.periodic_task.task == "identities.tasks.campaign_run_scheduled"
     tasks = set(PeriodicTask.objects.values_list("task", flat=True))
-    assert {"identities.tasks.purge_insi_exchange_bodies", "identities.tasks.resume_runs", "identities.tasks.sweep_outbox"} <= tasks
+    assert {
+        "identities.tasks.purge_insi_exchange_bodies", "identities.tasks.resume_runs", "identities.tasks.sweep_outbox",
+        "identities.tasks.refresh_worklists",
+    } <= tasks
 
 
 def test_running_it_again_changes_nothing_and_keeps_what_the_civ_adjusted():
