@@ -18,3 +18,9 @@ class RuleViolation(ServiceError):
 
 class ConflictError(ServiceError):
     """Somebody else changed the identity since the form was read."""
+
+
+def require_permission(actor, permission: str, message: str) -> None:
+    """The services' permission check: NotAllowed with ``message`` unless ``actor`` holds it."""
+    if not actor.has_perm(permission):
+        raise NotAllowed(message)

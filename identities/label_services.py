@@ -7,7 +7,7 @@ from django.db import transaction
 
 from identities import documents, selectors
 from identities.diffusion import shareable_ins
-from identities.errors import NotAllowed, RuleViolation
+from identities.errors import NotAllowed, RuleViolation, require_permission
 from identities.models import Identity, IdentityEvent, LabelFormat, LabelProfile
 
 # Traits a profile may add; the minimum (birth name, first birth given name, birth date,
@@ -33,11 +33,6 @@ MAX_COPIES = 100
 MAX_LABELS_PER_JOB = 2000
 
 
-def _require(actor, permission: str, message: str) -> None:
-    if not actor.has_perm(permission):
-        raise NotAllowed(message)
-
-
 def _owner(actor, existing: LabelProfile | None, *, shared: bool):
     """Shared profiles have no owner; a personal one keeps its owner when a referent edits it."""
     if shared:
@@ -53,7 +48,7 @@ def label_profile_check(
     ``extra_traits`` lists what is added to the minimum; naming a minimum trait is refused,
     because it is always printed and cannot be switched off.
     """
-    _require(actor, "identities.change_labelprofile" if profile_id else "identities.add_labelprofile",
+    require_permission(actor, "identities.change_labelprofile" if profile_id else "identities.add_labelprofile",
              "Refusé : vous n'avez pas le droit de modifier les profils d'étiquettes.")
     if shared and not actor.has_perm("identities.manage_label_settings"):
         raise NotAllowed("Refusé : seul un référent peut créer ou modifier un profil partagé par le site.")
@@ -123,7 +118,7 @@ def _record_printing(actor, identities: list[Identity], **details) -> None:
 
 def identity_print_document(*, actor, identity_id: int) -> bytes:
     """The A4 identity document of one identity, recorded in its audit trail."""
-    _require(actor, "identities.print_identity", "Refusé : vous n'avez pas le droit d'imprimer des documents d'identité.")
+    require_permission(actor, "identities.print_identity", "Refusé : vous n'avez pas le droit d'imprimer des documents d'identité.")
     found = selectors.identities_for_printing([identity_id])
     if not found:
         raise RuleViolation(f"identité {identity_id} introuvable ou désactivée")
@@ -144,7 +139,7 @@ def identities_print_labels(
     *, actor, identity_ids: list[int], profile_id: int, label_format_id: int | None = None, copies: int = 1
 ) -> LabelJob:
     """A sheet (or roll) of labels for one identity or a selection, ``copies`` of each."""
-    _require(actor, "identities.print_identity", "Refusé : vous n'avez pas le droit d'imprimer des étiquettes.")
+    require_permission(actor, "identities.print_identity", "Refusé : vous n'avez pas le droit d'imprimer des étiquettes.")
     if not 1 <= copies <= MAX_COPIES:
         raise RuleViolation(f"nombre d'exemplaires entre 1 et {MAX_COPIES}", field="copies")
     profile = selectors.label_profiles_for(actor).filter(pk=profile_id).first()

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from identities import selectors
 from identities.diffusion import shareable_ins
-from identities.errors import NotAllowed, RuleViolation
+from identities.errors import RuleViolation, require_permission
 from identities.interop import hl7v2, mllp
 from identities.interop.common import Evidence, LocalAuthority, MessageError, Trigger
 from identities.models import IdentityEvent, OutboxMessage, Receiver, Status
@@ -303,14 +303,9 @@ def claim_wakeup(receiver_id: int, at: datetime, *, now: datetime | None = None)
 
 # --- Operations on receivers (admin actions) ---
 
-def _require(actor, permission: str, message: str) -> None:
-    if not actor.has_perm(permission):
-        raise NotAllowed(message)
-
-
 def receiver_set_paused(*, actor, receiver_id: int, paused: bool) -> Receiver:
     """Pause a receiver (its messages wait) or resume it (they leave, in order)."""
-    _require(actor, "identities.change_receiver", "Refusé : vous n'avez pas le droit de piloter les destinataires HL7.")
+    require_permission(actor, "identities.change_receiver", "Refusé : vous n'avez pas le droit de piloter les destinataires HL7.")
     with transaction.atomic():
         receiver = Receiver.objects.select_for_update().get(pk=receiver_id)
         if receiver.paused == paused:
@@ -328,7 +323,7 @@ def outbox_replay(*, actor, message_ids=(), receiver_id: int | None = None, sinc
     """Send again: chosen messages (typically dead letters), or every message of a receiver
     created since a moment (a receiver that lost its data). Rebuilt from the current state
     when they leave, in their original order; returns how many were queued."""
-    _require(actor, "identities.change_outboxmessage", "Refusé : vous n'avez pas le droit de rejouer des messages HL7.")
+    require_permission(actor, "identities.change_outboxmessage", "Refusé : vous n'avez pas le droit de rejouer des messages HL7.")
     if bool(message_ids) == (receiver_id is not None):
         raise RuleViolation("rejouer : choisir des messages, ou un destinataire et une date")
     if receiver_id is not None and since is None:

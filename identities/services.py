@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
 from identities import matricule, outbox, selectors, traits
-from identities.errors import ConflictError, NotAllowed, RuleViolation
+from identities.errors import ConflictError, NotAllowed, RuleViolation, require_permission
 from identities.models import (
     STRICT_TRAIT_FIELDS,
     Attribute,
@@ -33,12 +33,7 @@ TRAIT_FIELDS = (*STRICT_TRAIT_FIELDS, "used_name", "used_given_name", "birth_dat
 
 # --- Plumbing shared by every service ---
 
-def _require(actor, permission: str, message: str) -> None:
-    if not actor.has_perm(permission):
-        raise NotAllowed(message)
-
-
-def _locked(identity_id: int) -> Identity:
+def lock_identity(identity_id: int) -> Identity:
     try:
         return Identity.objects.select_for_update().get(pk=identity_id)
     except Identity.DoesNotExist:
@@ -55,7 +50,7 @@ def _check_version(identity: Identity, expected_version: int | None) -> None:
         )
 
 
-def _save(identity: Identity, actor, reason: str) -> None:
+def save_identity(identity: Identity, actor, reason: str) -> None:
     identity.updated_by = actor
     identity.version += 1
     identity._history_user = actor
@@ -63,7 +58,7 @@ def _save(identity: Identity, actor, reason: str) -> None:
     identity.save()
 
 
-def _event(identity: Identity, kind: str, actor, *, reason: str = "", channel: str = "", **details) -> IdentityEvent:
+def audit_event(identity: Identity, kind: str, actor, *, reason: str = "", channel: str = "", **details) -> IdentityEvent:
     from_status = details.pop("from_status", "")
     to_status = details.pop("to_status", "")
     return outbox.record_event(IdentityEvent.objects.create(
@@ -99,7 +94,7 @@ def _transition(identity: Identity, name: str, actor, *, reason: str, channel: s
         raise NotAllowed(f"Refusé : vous n'avez pas l'habilitation pour {what}.")
     before = identity.status
     method()
-    _event(identity, IdentityEvent.Kind.STATUS_CHANGED, actor, reason=reason, channel=channel,
+    audit_event(identity, IdentityEvent.Kind.STATUS_CHANGED, actor, reason=reason, channel=channel,
            from_status=before, to_status=identity.status, transition=name)
 
 
@@ -154,7 +149,7 @@ def identity_create(
     When the search finds candidates the caller has not acknowledged (seen and judged
     to be other people), nothing is written and the candidates are returned.
     """
-    _require(actor, "identities.add_identity", "Refusé : vous n'avez pas le droit de créer une identité.")
+    require_permission(actor, "identities.add_identity", "Refusé : vous n'avez pas le droit de créer une identité.")
     if channel not in Channel.values:
         raise RuleViolation(f"modalité de recueil inconnue : {channel}", field="channel")
     try:
@@ -198,7 +193,7 @@ def identity_create(
         identity._history_user = actor
         identity._change_reason = "Création"
         identity.save()
-        _event(identity, IdentityEvent.Kind.CREATED, actor, channel=channel, to_status=identity.status,
+        audit_event(identity, IdentityEvent.Kind.CREATED, actor, channel=channel, to_status=identity.status,
                acknowledged_candidates=list(acknowledged_candidates))
     return CreationOutcome(identity=identity, candidates=candidates)
 
@@ -237,9 +232,9 @@ def identity_update_traits(*, actor, identity_id: int, expected_version: int | N
     """Change traits. Strict traits of a RECUP/QUAL identity are locked: only a habilitated
     user may change them, with a reason, and doing so invalidates the INS and downgrades
     the status one level (QUAL→VALI, RECUP→PROV)."""
-    _require(actor, "identities.change_identity", "Refusé : vous n'avez pas le droit de modifier une identité.")
+    require_permission(actor, "identities.change_identity", "Refusé : vous n'avez pas le droit de modifier une identité.")
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         _check_version(identity, expected_version)
         diff = _normalised_changes(identity, changes)
         if not diff:
@@ -260,14 +255,14 @@ def identity_update_traits(*, actor, identity_id: int, expected_version: int | N
         before = {name: getattr(identity, name) for name in diff}
         for name, value in diff.items():
             setattr(identity, name, value)
-        _event(identity, IdentityEvent.Kind.TRAITS_CHANGED, actor, reason=reason,
+        audit_event(identity, IdentityEvent.Kind.TRAITS_CHANGED, actor, reason=reason,
                changes={name: [before[name], diff[name]] for name in diff})
         if locked_changes:
-            _event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason,
+            audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason,
                    **_drop_ins(identity, actor, reason=f"Trait verrouillé modifié : {reason}"))
             _transition(identity, "ins_invalidated", actor, reason=reason)
             outcome.ins_invalidated = True
-        _save(identity, actor, reason or "Modification des traits")
+        save_identity(identity, actor, reason or "Modification des traits")
     return outcome
 
 
@@ -298,7 +293,7 @@ def identity_record_document_check(
     checked_at: datetime | None = None,
 ) -> DocumentOutcome:
     """Record that an identity document was checked; a high-trust one validates the identity."""
-    _require(actor, "identities.record_document_check", "Refusé : vous n'avez pas le droit d'enregistrer un contrôle de pièce.")
+    require_permission(actor, "identities.record_document_check", "Refusé : vous n'avez pas le droit d'enregistrer un contrôle de pièce.")
     document_type = DocumentType.objects.filter(pk=document_type_id, active=True).first()
     if document_type is None:
         raise RuleViolation("type de pièce d'identité inconnu ou désactivé", field="document_type")
@@ -316,14 +311,14 @@ def identity_record_document_check(
         raise RuleViolation(f"pièce périmée depuis le {expiry_date:%d/%m/%Y} : elle ne peut pas valider l'identité", field="expiry_date")
     validates = _document_validates(document_type, companion)
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         check = DocumentCheck(
             identity=identity, document_type=document_type, companion_type=companion, expiry_date=expiry_date,
             validates=validates, checked_at=checked_at or timezone.now(), checked_by=actor,
         )
         check._history_user = actor
         check.save()
-        _event(identity, IdentityEvent.Kind.DOCUMENT_CHECKED, actor, document_type=document_type.code,
+        audit_event(identity, IdentityEvent.Kind.DOCUMENT_CHECKED, actor, document_type=document_type.code,
                companion_type=companion.code if companion else None, validates=validates,
                expiry_date=expiry_date.isoformat() if expiry_date else None, check_id=check.pk)
         status_changed = False
@@ -338,29 +333,29 @@ def identity_record_document_check(
             message = f"Identité passée au statut « {identity.get_status_display()} »."
         else:
             message = "Contrôle enregistré ; l'identité était déjà validée."
-        _save(identity, actor, f"Contrôle de pièce : {document_type}")
+        save_identity(identity, actor, f"Contrôle de pièce : {document_type}")
     return DocumentOutcome(check=check, status_changed=status_changed, message=message)
 
 
 def identity_withdraw_document_check(*, actor, check_id: int, reason: str) -> Identity:
     """Withdraw a document check; without another validating one, VALI→PROV and QUAL→RECUP."""
-    _require(actor, "identities.withdraw_document_check", "Refusé : vous n'avez pas le droit de retirer un contrôle de pièce.")
+    require_permission(actor, "identities.withdraw_document_check", "Refusé : vous n'avez pas le droit de retirer un contrôle de pièce.")
     if not reason.strip():
         raise RuleViolation("un motif est obligatoire pour retirer un contrôle de pièce", field="reason")
     with transaction.atomic():
         check = DocumentCheck.objects.select_for_update().filter(pk=check_id, withdrawn_at__isnull=True).first()
         if check is None:
             raise RuleViolation("contrôle de pièce introuvable ou déjà retiré")
-        identity = _locked(check.identity_id)
+        identity = lock_identity(check.identity_id)
         check.withdrawn_at, check.withdrawn_by, check.withdrawal_reason = timezone.now(), actor, reason
         check._history_user = actor
         check.save()
-        _event(identity, IdentityEvent.Kind.DOCUMENT_WITHDRAWN, actor, reason=reason, check_id=check.pk)
+        audit_event(identity, IdentityEvent.Kind.DOCUMENT_WITHDRAWN, actor, reason=reason, check_id=check.pk)
         still_valid = identity.document_checks.filter(validates=True, withdrawn_at__isnull=True).exists()
         if not still_valid and identity.status in (Status.VALI, Status.QUAL):
             _transition(identity, "document_withdrawn", actor, reason=reason)
             identity.validated_at = None
-        _save(identity, actor, f"Retrait du contrôle de pièce : {reason}")
+        save_identity(identity, actor, f"Retrait du contrôle de pièce : {reason}")
     return identity
 
 
@@ -375,11 +370,11 @@ def identity_set_attribute(*, actor, identity_id: int, attribute: str, value: bo
         raise RuleViolation(f"attribut inconnu : {attribute}", field="attribute")
     label = Attribute(attribute).label
     if not (attribute == Attribute.DOUT and value and actor.has_perm("identities.flag_doubtful")):
-        _require(actor, "identities.manage_attributes", f"Refusé : seule la CIV peut {'poser' if value else 'lever'} l'attribut « {label} ».")
+        require_permission(actor, "identities.manage_attributes", f"Refusé : seule la CIV peut {'poser' if value else 'lever'} l'attribut « {label} ».")
     if not reason.strip():
         raise RuleViolation("un motif est obligatoire pour poser ou lever un attribut", field="reason")
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         name = _ATTRIBUTE_FIELDS[attribute]
         if getattr(identity, name) == value:
             return identity
@@ -388,17 +383,17 @@ def identity_set_attribute(*, actor, identity_id: int, attribute: str, value: bo
         if value and attribute != Attribute.FICT and identity.fictitious:
             raise RuleViolation(f"une identité fictive ne peut pas être aussi « {label} »", field="attribute")
         setattr(identity, name, value)
-        _event(identity, IdentityEvent.Kind.ATTRIBUTE_CHANGED, actor, reason=reason, attribute=attribute, value=value)
+        audit_event(identity, IdentityEvent.Kind.ATTRIBUTE_CHANGED, actor, reason=reason, attribute=attribute, value=value)
         if value and attribute in (Attribute.DOUT, Attribute.FICT):
             if identity.ins_matricule:
-                _event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason,
+                audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason,
                        **_drop_ins(identity, actor, reason=f"{label} : {reason}"))
             before = identity.status
             identity.marked_unreliable()
             if before != identity.status:
-                _event(identity, IdentityEvent.Kind.STATUS_CHANGED, actor, reason=reason,
+                audit_event(identity, IdentityEvent.Kind.STATUS_CHANGED, actor, reason=reason,
                        from_status=before, to_status=identity.status, transition="marked_unreliable")
-        _save(identity, actor, f"{label} {'posé' if value else 'levé'} : {reason}")
+        save_identity(identity, actor, f"{label} {'posé' if value else 'levé'} : {reason}")
     return identity
 
 
@@ -406,16 +401,16 @@ def identity_set_attribute(*, actor, identity_id: int, attribute: str, value: bo
 
 def identity_invalidate_ins(*, actor, identity_id: int, reason: str) -> Identity:
     """The CIV invalidates the INS (after a KO verification, for instance): one level down."""
-    _require(actor, "identities.invalidate_ins", "Refusé : vous n'avez pas le droit d'invalider un INS.")
+    require_permission(actor, "identities.invalidate_ins", "Refusé : vous n'avez pas le droit d'invalider un INS.")
     if not reason.strip():
         raise RuleViolation("un motif est obligatoire pour invalider un INS", field="reason")
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         if not identity.ins_matricule:
             raise RuleViolation("cette identité ne porte pas d'INS")
-        _event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason, **_drop_ins(identity, actor, reason=reason))
+        audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason, **_drop_ins(identity, actor, reason=reason))
         _transition(identity, "ins_invalidated", actor, reason=reason)
-        _save(identity, actor, f"INS invalidé : {reason}")
+        save_identity(identity, actor, f"INS invalidé : {reason}")
     return identity
 
 
@@ -464,7 +459,7 @@ def identity_apply_insi_result(
     PROV→RECUP or VALI→QUAL. A matricule already held by another identity is a collision:
     nothing is integrated and both records are flagged.
     """
-    _require(actor, "identities.use_insi", "Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi.")
+    require_permission(actor, "identities.use_insi", "Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi.")
     if operation not in _SOURCES:
         raise RuleViolation(f"opération INSi inconnue : {operation}")
     rejection = traits.insi_result_rejection(
@@ -483,7 +478,7 @@ def identity_apply_insi_result(
         logger.warning("INSi returned a birthplace code unknown to the COG table (identity %s)", identity_id)
 
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         if identity.doubtful or identity.fictitious:
             raise NotAllowed("Refusé : les appels INSi sont bloqués pour une identité douteuse ou fictive.")
         if identity.is_locked and identity.ins_matricule == ins:
@@ -497,7 +492,7 @@ def identity_apply_insi_result(
                 defaults={"created_by": actor, "reason": "Même matricule INS retourné par INSi"},
             )
             for record in (identity, other):
-                _event(record, IdentityEvent.Kind.COLLISION, actor, channel=Channel.INSI,
+                audit_event(record, IdentityEvent.Kind.COLLISION, actor, channel=Channel.INSI,
                        other_identity=(other if record is identity else identity).pk, exchange_id=exchange_id)
             return InsiOutcome(
                 identity=identity, applied=False, collision_with=other,
@@ -530,8 +525,8 @@ def identity_apply_insi_result(
             row._history_user = actor
             row.save()
         changes = {name: [before[name], getattr(identity, name)] for name in STRICT_TRAIT_FIELDS if before[name] != getattr(identity, name)}
-        _event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation=operation,
+        audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation=operation,
                exchange_id=exchange_id, oid=result.active.oid, nature=matricule.nature_of(result.active.oid), changes=changes)
         _transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({operation})", channel=Channel.INSI)
-        _save(identity, actor, f"Résultat INSi intégré ({operation})")
+        save_identity(identity, actor, f"Résultat INSi intégré ({operation})")
     return InsiOutcome(identity=identity, applied=True, message=f"Identité passée au statut « {identity.get_status_display()} ».")

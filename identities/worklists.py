@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from identities import services
 from identities.errors import RuleViolation
-from identities.services import _require  # the services' own permission check
+from identities.errors import require_permission
 from identities.models import Attribute, Identity, IdentityLink, Status, WorklistItem
 
 Kind = WorklistItem.Kind
@@ -61,7 +61,7 @@ def worklist_add_item(*, actor, kind: str, identity_id: int, reason: str, other_
     returned); a pair is stored once whatever the order given, and a pair the CIV has
     already dismissed is not brought back.
     """
-    _require(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
+    require_permission(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
     if kind not in Kind.values:
         raise RuleViolation(_("file de travail inconnue : %(kind)s") % {"kind": kind}, field="kind")
     if not reason.strip():
@@ -84,14 +84,14 @@ def worklist_add_item(*, actor, kind: str, identity_id: int, reason: str, other_
 
 def worklist_claim(*, actor, item_ids) -> int:
     """The acting CIV member takes the open items; returns how many were taken."""
-    _require(actor, "identities.manage_worklists", _("Refusé : seule la CIV prend en charge les éléments des files de travail."))
+    require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV prend en charge les éléments des files de travail."))
     with transaction.atomic():
         return WorklistItem.objects.filter(pk__in=list(item_ids), state=WorklistItem.State.OPEN).update(owner=actor)
 
 
 def worklist_assign(*, actor, item_id: int, owner_id: int | None) -> WorklistItem:
     """Give an open item to a member of the CIV, or release it (owner_id None)."""
-    _require(actor, "identities.manage_worklists", _("Refusé : seule la CIV attribue les éléments des files de travail."))
+    require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV attribue les éléments des files de travail."))
     owner = None
     if owner_id is not None:
         owner = get_user_model().objects.filter(pk=owner_id, is_active=True).first()
@@ -110,7 +110,7 @@ def worklist_decide(*, actor, item_id: int, decision: str, note: str = "") -> Wo
     Confirming homonyms sets the homonym attribute on both identities and links them
     (HOMA); confirming a duplicate links them as a proven duplicate (DOUA), for the merge.
     """
-    _require(actor, "identities.manage_worklists", _("Refusé : seule la CIV décide des éléments des files de travail."))
+    require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV décide des éléments des files de travail."))
     with transaction.atomic():
         item = _open_item(item_id)
         if decision not in {code for code, _label in decisions_for(item.kind)}:
@@ -165,10 +165,10 @@ def worklists_sync(*, actor, identity_id: int | None = None) -> SyncOutcome:
     refresh button) or on one identity after an action on it.
     """
     if identity_id is None:
-        _require(actor, "identities.manage_worklists", _("Refusé : seule la CIV met à jour les files de travail."))
+        require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV met à jour les files de travail."))
     else:
         # After any action on one identity: bookkeeping, not a decision, so any identity user triggers it.
-        _require(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
+        require_permission(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
     items, identities = WorklistItem._meta.db_table, Identity._meta.db_table
     scope, scope_params = ("AND i.id = %s", [identity_id]) if identity_id is not None else ("", [])
     now = timezone.now()
@@ -274,7 +274,7 @@ def worklist_detect_pairs(*, actor, identity_id: int | None = None) -> int:
     first given name, or (PostgreSQL) close names by trigram similarity. Pairs with the
     same names but a sign of two people (sex, INS, birthplace) go to the homonym queue.
     """
-    _require(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
+    require_permission(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
     items = []
     for row in _pair_rows(identity_id):
         a, b = _PairSide(*row[0:4]), _PairSide(*row[4:8])

@@ -7,28 +7,11 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# Label formats and a shared profile the facility starts with (editable in the admin):
-# code, name, page w×h, columns×rows, label w×h, top/left margins, column/row gaps, padding,
-# font size, datamatrix module.
-FORMATS = [
-    ("a4-3x8", "Planche A4, 3 × 8 étiquettes de 70 × 37 mm", (210, 297), (3, 8), (70, 37), (0.5, 0), (0, 0), 2, 7.5, 0.4),
-    ("a4-2x7", "Planche A4, 2 × 7 étiquettes de 99,1 × 38,1 mm", (210, 297), (2, 7), (99.1, 38.1), (15.15, 4.65), (2.5, 0), 2, 8.5, 0.45),
-    ("thermique-57x32", "Étiquette thermique 57 × 32 mm (rouleau)", (57, 32), (1, 1), (57, 32), (0, 0), (0, 0), 1.5, 7, 0.375),
-]
+from identities.defaults import seed_label_settings as _seed
 
 
 def seed_label_settings(apps, schema_editor):
-    LabelFormat = apps.get_model("identities", "LabelFormat")
-    LabelProfile = apps.get_model("identities", "LabelProfile")
-    for position, (code, name, page, grid, label, margins, gaps, padding, font, module) in enumerate(FORMATS):
-        LabelFormat.objects.update_or_create(code=code, defaults={
-            "name": name, "page_width_mm": page[0], "page_height_mm": page[1], "columns": grid[0], "rows": grid[1],
-            "label_width_mm": label[0], "label_height_mm": label[1], "margin_top_mm": margins[0],
-            "margin_left_mm": margins[1], "column_gap_mm": gaps[0], "row_gap_mm": gaps[1], "padding_mm": padding,
-            "font_size_pt": font, "datamatrix_module_mm": module, "position": position,
-        })
-    if not LabelProfile.objects.exists():
-        LabelProfile.objects.create(name="Profil standard", label_format=LabelFormat.objects.get(code="a4-3x8"))
+    _seed(apps.get_model("identities", "LabelFormat"), apps.get_model("identities", "LabelProfile"))
 
 
 class Migration(migrations.Migration):

@@ -19,7 +19,7 @@ from django_celery_beat.models import PeriodicTask
 from identities import roles
 from identities.errors import NotAllowed, RuleViolation, ServiceError
 from identities.models import Identity, Status, WorklistItem
-from identities.services import _require
+from identities.errors import require_permission
 from identities.workflows import insi_adapter as insi
 from identities.workflows import pacing
 from identities.workflows.models import InsiRecovery, InsiRun, InsiRunItem, VerificationCampaign
@@ -37,7 +37,7 @@ _MANAGE = "identities.change_verificationcampaign"
 
 def campaign_save(*, actor, campaign: VerificationCampaign) -> VerificationCampaign:
     """Validate and save a campaign, and keep its django-celery-beat schedule in step (one task per campaign)."""
-    _require(actor, _MANAGE, _("Refusé : seule la CIV configure les campagnes de vérification."))
+    require_permission(actor, _MANAGE, _("Refusé : seule la CIV configure les campagnes de vérification."))
     unknown = set(campaign.statuses) - {Status.RECUP, Status.QUAL}
     if not campaign.statuses or unknown:
         raise RuleViolation(_("statuts : choisissez « récupérée » et/ou « qualifiée » (seules à porter un INS)"), field="statuses")
@@ -111,7 +111,7 @@ def campaign_share(campaign: VerificationCampaign, scope_size: int, *, now: date
 
 def campaign_start_run(*, actor, campaign_id: int, scheduled: bool = False, now: datetime | None = None) -> InsiRun:
     """Start a run of the campaign over its scope (or its share), unless one is still going: that one is returned."""
-    _require(actor, _MANAGE, _("Refusé : seule la CIV lance les campagnes de vérification."))
+    require_permission(actor, _MANAGE, _("Refusé : seule la CIV lance les campagnes de vérification."))
     now = now or timezone.now()
     with transaction.atomic():
         campaign = VerificationCampaign.objects.select_for_update().filter(pk=campaign_id).first()
@@ -151,7 +151,7 @@ def _insert_items(run: InsiRun, identity_ids: QuerySet) -> int:
 
 def recovery_batch_start(*, actor, identity_ids: list[int]) -> InsiRun:
     """Recover the INS of many identities, one call after the other, in the background (the user may leave the page)."""
-    _require(actor, "identities.use_insi", _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    require_permission(actor, "identities.use_insi", _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     ids = list(dict.fromkeys(identity_ids))
     if not ids:
         raise RuleViolation(_("aucune identité sélectionnée"), field="identities")
@@ -181,7 +181,7 @@ def worklist_identity_ids(kind: str, user) -> list[int]:
 
 def _may_control(actor, run: InsiRun) -> None:
     if run.kind == InsiRun.Kind.VERIFICATION:
-        _require(actor, _MANAGE, _("Refusé : seule la CIV pilote les campagnes de vérification."))
+        require_permission(actor, _MANAGE, _("Refusé : seule la CIV pilote les campagnes de vérification."))
     elif not (actor.pk == run.started_by_id or actor.has_perm(_MANAGE)):
         raise NotAllowed(_("Refusé : seul l'auteur du lot ou la CIV peut le piloter."))
 

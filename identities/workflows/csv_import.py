@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from identities import services, traits
 from identities.errors import RuleViolation, ServiceError
 from identities.models import Identity
-from identities.services import _require
+from identities.errors import require_permission
 from identities.workflows import insi_adapter as insi
 from identities.workflows.reception import Reception, reception_verify_ins, received_ins
 
@@ -110,8 +110,8 @@ def _reader(text: str) -> csv.DictReader:
 
 def identities_import_csv(*, actor, content: bytes | str) -> ImportReport:
     """Import every row in its own transaction; a rejected row leaves nothing behind and says why."""
-    _require(actor, "identities.import_identities_csv", _("Refusé : vous n'avez pas le droit d'importer des identités."))
-    _require(actor, "identities.add_identity", _("Refusé : vous n'avez pas le droit de créer une identité."))
+    require_permission(actor, "identities.import_identities_csv", _("Refusé : vous n'avez pas le droit d'importer des identités."))
+    require_permission(actor, "identities.add_identity", _("Refusé : vous n'avez pas le droit de créer une identité."))
     reader = _reader(_decode(content))
     rows = []
     for row in reader:

@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from identities import matricule, services
 from identities.errors import NotAllowed, RuleViolation
 from identities.models import Channel, IdentityEvent, Status
-from identities.services import InsiIdentity, InsiMatricule, _event, _locked, _require
+from identities.errors import require_permission
+from identities.services import InsiIdentity, InsiMatricule, audit_event, lock_identity
 from identities.workflows import insi_adapter as insi
 from identities.workflows.verification import verification_alert
 
@@ -64,10 +65,10 @@ def reception_verify_ins(*, actor, identity_id: int, matricule_value: str, oid: 
     the INS is not integrated, an alert and a worklist item are raised. No answer from INSi
     → RuleViolation and nothing is changed (the caller's transaction rolls back).
     """
-    _require(actor, "identities.use_insi", _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    require_permission(actor, "identities.use_insi", _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     ins = received_ins(matricule_value, oid)
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         if identity.status == Status.QUAL:
             return ReceptionResult(Reception.ALREADY_QUALIFIED, _("Identité déjà qualifiée ici : l'INS reçu n'est pas réintégré."))
         if identity.ins_matricule == ins:
@@ -93,7 +94,7 @@ def reception_verify_ins(*, actor, identity_id: int, matricule_value: str, oid: 
             result = ReceptionResult(Reception.INTEGRATED if applied.applied else Reception.COLLISION, applied.message, verdict.exchange_id)
         elif verdict.verified is False:
             reason = _("INS reçu d'un autre domaine non confirmé par INSi : seuls les traits sont intégrés ; nouvelle récupération à faire.")
-            _event(identity, IdentityEvent.Kind.INSI_VERIFICATION, actor, channel=Channel.INSI, reason=reason,
+            audit_event(identity, IdentityEvent.Kind.INSI_VERIFICATION, actor, channel=Channel.INSI, reason=reason,
                    verdict="KO", trigger="reception", exchange_id=verdict.exchange_id)
             verification_alert(identity=identity, actor=actor, reason=reason)
             result = ReceptionResult(Reception.TRAITS_ONLY, reason, verdict.exchange_id)

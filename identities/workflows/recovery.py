@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from identities import selectors, services, traits
 from identities.errors import ConflictError, NotAllowed, RuleViolation, ServiceError
 from identities.models import Channel, Identity, IdentityEvent, Status
-from identities.services import _event, _locked, _require
+from identities.errors import require_permission
+from identities.services import audit_event, lock_identity
 from identities.workflows import insi_adapter as insi
 from identities.workflows.models import InsiRecovery
 from identities.workflows.similarity import FORMULA, comparison, decision_text, similarity
@@ -80,9 +81,9 @@ def recovery_search(
     transaction as any change to the identity; a 00 is fed automatically only when the
     similarity threshold is set and reached.
     """
-    _require(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         _refuse_if_needed(identity)
         query = _normalised_query(identity, birth_name=birth_name, given_names=given_names, birthplace=birthplace)
         context = insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk)
@@ -93,9 +94,9 @@ def recovery_search(
 
 def recovery_search_with_vitale(*, actor, identity_id: int, card: VitaleCard, context: insi.CallContext | None = None) -> InsiRecovery:
     """Search the identity's INS with the data of a carte Vitale (read by a card reader or typed)."""
-    _require(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         _refuse_if_needed(identity)
         context = insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk)
         outcome = insi.search_with_vitale(card, context=context)
@@ -137,7 +138,7 @@ def _record(identity, actor, method, query, outcome, exchange_ids, *, run) -> In
         recovery.pk, identity.pk, method, recovery.code, recovery.similarity, threshold or "off", recovery.state,
     )
     auto = recovery.state == State.AWAITING and threshold and recovery.similarity >= threshold
-    _event(identity, IdentityEvent.Kind.INSI_RECOVERY, actor, channel=Channel.INSI, reason=recovery.message,
+    audit_event(identity, IdentityEvent.Kind.INSI_RECOVERY, actor, channel=Channel.INSI, reason=recovery.message,
            recovery_id=recovery.pk, method=method, code=recovery.code, exchange_ids=recovery.exchange_ids,
            similarity=recovery.similarity, formula=str(FORMULA) if recovery.similarity is not None else "",
            threshold=threshold or None, decision="auto" if auto else recovery.state)
@@ -184,10 +185,10 @@ def _awaiting(recovery_id: int) -> InsiRecovery:
 
 def recovery_accept(*, actor, recovery_id: int) -> InsiRecovery:
     """The user compared the traits and accepts: the identity takes the returned traits and INS (PROV→RECUP, VALI→QUAL)."""
-    _require(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     with transaction.atomic():
         recovery = _awaiting(recovery_id)
-        identity = _locked(recovery.identity_id)
+        identity = lock_identity(recovery.identity_id)
         if identity.version != recovery.identity_version:
             raise ConflictError(_(
                 "L'identité a été modifiée depuis la recherche INSi : relancez la recherche pour comparer ses traits actuels. "
@@ -199,16 +200,16 @@ def recovery_accept(*, actor, recovery_id: int) -> InsiRecovery:
 
 def recovery_reject(*, actor, recovery_id: int, reason: str) -> InsiRecovery:
     """The user compared the traits and refuses the returned identity; the reason is recorded."""
-    _require(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     if not reason.strip():
         raise RuleViolation(_("un motif est obligatoire pour refuser le résultat INSi"), field="reason")
     with transaction.atomic():
         recovery = _awaiting(recovery_id)
-        identity = _locked(recovery.identity_id)
+        identity = lock_identity(recovery.identity_id)
         recovery.state, recovery.decision_reason = State.REJECTED, reason.strip()
         recovery.decided_by, recovery.decided_at = actor, timezone.now()
         recovery.save(update_fields=["state", "decision_reason", "decided_by", "decided_at"])
-        _event(identity, IdentityEvent.Kind.INSI_RECOVERY, actor, channel=Channel.INSI, reason=recovery.decision_reason,
+        audit_event(identity, IdentityEvent.Kind.INSI_RECOVERY, actor, channel=Channel.INSI, reason=recovery.decision_reason,
                recovery_id=recovery.pk, code=recovery.code, exchange_ids=recovery.exchange_ids, decision=State.REJECTED)
     return recovery
 

@@ -18,7 +18,8 @@ from django.utils.translation import gettext_lazy
 from identities import matricule, selectors, worklists
 from identities.errors import RuleViolation
 from identities.models import Channel, Identity, IdentityEvent, InsMatricule, WorklistItem
-from identities.services import InsiIdentity, _event, _locked, _require, _save
+from identities.errors import require_permission
+from identities.services import InsiIdentity, audit_event, lock_identity, save_identity
 from identities.workflows import insi_adapter as insi
 
 logger = logging.getLogger(__name__)
@@ -144,9 +145,9 @@ def verification_verify(*, actor, identity_id: int, context=None, trigger: str =
     a worklist item inviting a new recovery, an e-mail to the CIV when configured — the
     identity is never downgraded silently. A failure to get an answer changes nothing.
     """
-    _require(actor, "identities.use_insi", _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    require_permission(actor, "identities.use_insi", _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     with transaction.atomic():
-        identity = _locked(identity_id)
+        identity = lock_identity(identity_id)
         refusal = verification_refusal(identity)
         if refusal:
             return VerificationResult(Verdict.SKIPPED, refusal)
@@ -170,9 +171,9 @@ def _apply(identity: Identity, actor, finding: _Finding, *, trigger: str, email:
     identity.last_insi_call_at = now
     if verdict != Verdict.KO:
         identity.last_verified_at = now
-    _event(identity, IdentityEvent.Kind.INSI_VERIFICATION, actor, channel=Channel.INSI, reason=message,
+    audit_event(identity, IdentityEvent.Kind.INSI_VERIFICATION, actor, channel=Channel.INSI, reason=message,
            verdict=verdict, trigger=trigger, exchange_id=finding.exchange_id)
-    _save(identity, actor, _("Vérification INSi : %(verdict)s") % {"verdict": verdict})
+    save_identity(identity, actor, _("Vérification INSi : %(verdict)s") % {"verdict": verdict})
     if verdict == Verdict.KO:
         verification_alert(identity=identity, actor=actor, reason=_("Vérification INSi KO : %(why)s") % {"why": message}, email=email)
     return VerificationResult(verdict, message, finding.exchange_id, calls=finding.calls)
@@ -215,7 +216,7 @@ def _replace_matricule(identity: Identity, actor, returned: InsiIdentity, *, exc
         row.save()
     identity.ins_matricule, identity.ins_oid = returned.active.matricule, returned.active.oid
     after = matricule.nature_of(returned.active.oid)
-    _event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation="verification", exchange_id=exchange_id,
+    audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation="verification", exchange_id=exchange_id,
            oid=returned.active.oid, nature=after, replaced_nature=before)
     return _("INS confirmé par INSi ; le matricule (%(before)s) est remplacé par un %(after)s, l'ancien est gardé dans l'historique.") % {
         "before": before, "after": after}
@@ -247,7 +248,7 @@ def verification_before_admission(*, actor, identity_id: int, admission_at: date
     The verification is queued for INSI_PRE_ADMISSION_LEAD_HOURS before the admission (or at
     once when that moment has passed) and runs as an automatic call. Returns when it will run.
     """
-    _require(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
+    require_permission(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
     if not Identity.objects.filter(pk=identity_id).exists():
         raise RuleViolation(_("identité %(id)s introuvable") % {"id": identity_id})
     now = timezone.now()

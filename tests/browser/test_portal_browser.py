@@ -10,8 +10,8 @@ from tests.browser import chromium
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not chromium.available(), reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium)"),
-    # The browser talks to a live server thread: committed data, restored afterwards (roles, document types).
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The browser talks to a live server thread: committed data; roles and defaults come back after the flush.
+    pytest.mark.django_db(transaction=True),
 ]
 
 

@@ -1,14 +1,11 @@
 """generate_identities: realistic synthetic identities, bulk-loaded within every rule, with labelled duplicates."""
-import importlib
 import io
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
 import pytest
-from django.apps import apps
 from django.core.management import CommandError, call_command
-from django.core.management.sql import emit_post_migrate_signal
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import connection
 
 from identities import matricule, selectors, synthetic, traits
 from identities.models import DocumentCheck, DocumentType, Identity, InsMatricule, Status, SyntheticLabel
@@ -17,10 +14,8 @@ from identities.models import DocumentCheck, DocumentType, Identity, InsMatricul
 @pytest.fixture
 def initial_data(transactional_db):
     """The COPY writer commits from its own thread and connection, so these tests cannot run in a
-    rolled-back transaction: each is flushed afterwards. A flush leaves no data-migration rows
-    (and after a serialized rollback, nothing at all), so put back what the generator needs."""
-    emit_post_migrate_signal(verbosity=0, interactive=False, db=DEFAULT_DB_ALIAS)  # groups, system account
-    importlib.import_module("identities.migrations.0002_document_types").seed(apps, None)
+    rolled-back transaction: each is flushed afterwards, and the flush's post_migrate puts the
+    roles, the system account and the default document types back."""
 
 
 def _generate(count, *args, **options) -> str:

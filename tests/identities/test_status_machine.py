@@ -5,7 +5,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from identities import services
-from identities.errors import NotAllowed, RuleViolation
+from identities.errors import RuleViolation
 from identities.models import DocumentType, Identity, IdentityEvent, Status
 from tests import factories
 

@@ -269,7 +269,8 @@ def test_the_pace_lets_half_a_second_of_calls_catch_up_and_no_more():
 
     # Five calls (half a second at 10/s) may go at once after an idle time; then one every 0.1 s.
     assert waits[:5] == [0.0] * 5
-    assert [round(w, 1) for w in waits[5:]] == [0.1, 0.2, 0.3]
+    # Slots are on the shared clock: the time spent between two reservations comes off the wait.
+    assert all(expected - 0.05 < wait <= expected for wait, expected in zip(waits[5:], [0.1, 0.2, 0.3]))
 
 
 @pytest.mark.parametrize("redis", [True, False])
@@ -280,4 +281,5 @@ def test_the_pace_is_the_same_without_redis(settings, redis):
 
     waits = [pacing.reserve(bucket, calls_per_second=4.0) for _ in range(4)]
 
-    assert waits[:2] == [0.0, 0.0] and [round(w, 2) for w in waits[2:]] == [0.25, 0.5]
+    assert waits[:2] == [0.0, 0.0]
+    assert 0.2 < waits[2] <= 0.25 and 0.45 < waits[3] <= 0.5

@@ -22,7 +22,7 @@ from insi.models import Exchange
 from insi.simulator.catalog import generated_identity
 from tests.identities.workflows import people
 
-pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 Outcome = InsiRunItem.Outcome
 
 
