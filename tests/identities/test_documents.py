@@ -153,3 +153,18 @@ def test_the_document_page_serves_a_pdf_to_the_front_desk_and_refuses_others(cli
     assert "MARTIN" in pdfs.text_of(response.content)
     client.force_login(manager)
     assert client.get(url, secure=True).status_code == 403
+
+
+def test_the_identity_page_links_to_its_document_and_labels_for_those_who_may_print(front_desk, manager, birthplaces):
+    from django.urls import reverse
+
+    from tests.identities.portal import logged_in
+
+    ident = factories.identity(front_desk)
+    page = reverse("admin:identities_identity_change", args=[ident.pk])
+    printable = logged_in(front_desk).get(page).content.decode()
+    assert reverse("documents:identity_document", args=[ident.pk]) in printable
+    assert f'{reverse("documents:identity_labels")}?ids={ident.pk}' in printable
+    assert reverse("documents:datamatrix_read") in printable
+    read_only = logged_in(manager).get(page).content.decode()
+    assert reverse("documents:identity_document", args=[ident.pk]) not in read_only
