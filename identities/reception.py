@@ -26,7 +26,7 @@ from identities.errors import NotAllowed, RuleViolation, ServiceError
 from identities.interop import fhir, hl7v2
 from identities.interop.common import QUAL, MessageError, ReceivedIdentity, ReceivedIns
 from identities.models import Identity, InboundMessage
-from identities.workflows.reception import received_ins
+from identities.workflows.reception import integrate_confirmed_ins, received_ins
 from identities.workflows.verification import verification_alert
 
 logger = logging.getLogger(__name__)
@@ -145,15 +145,8 @@ def receive_external_identity(
                            reason=f"INS reçu de {source} non confirmé par INSi : seuls les traits ont été intégrés.")
         return ReceptionOutcome(identity, State.ACCEPTED, InsOutcome.KO,
                                 "INS non confirmé par INSi : seuls les traits sont intégrés, la CIV est alertée.")
-    result = services.InsiIdentity(
-        active=services.InsiMatricule(matricule=kept.matricule, oid=kept.oid),
-        birth_name=strict.birth_name, birth_given_names=strict.birth_given_names, sex=strict.sex,
-        birth_date=strict.birth_date, birthplace_code=strict.birthplace_code,
-    )
     try:
-        applied = services.identity_apply_insi_result(
-            actor=actor, identity_id=identity.pk, result=result, operation="third_party", exchange_id=verdict.exchange_id,
-        )
+        applied = integrate_confirmed_ins(actor=actor, identity=identity, ins=kept.matricule, oid=kept.oid, exchange_id=verdict.exchange_id)
     except (RuleViolation, NotAllowed) as error:
         return ReceptionOutcome(identity, State.ACCEPTED, InsOutcome.NOT_APPLIED, f"INS vérifié mais non intégré : {error.message}")
     if not applied.applied:

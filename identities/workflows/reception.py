@@ -10,10 +10,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from identities import matricule, services
-from identities.errors import NotAllowed, RuleViolation
-from identities.models import Channel, IdentityEvent, Status
-from identities.errors import require_permission
-from identities.services import InsiIdentity, InsiMatricule, audit_event, lock_identity
+from identities.errors import NotAllowed, RuleViolation, require_permission
+from identities.models import Channel, Identity, IdentityEvent, Status
+from identities.services import InsiIdentity, InsiMatricule, InsiOutcome, audit_event, lock_identity
 from identities.workflows import insi_adapter as insi
 from identities.workflows.verification import verification_alert
 
@@ -83,14 +82,7 @@ def reception_verify_ins(*, actor, identity_id: int, matricule_value: str, oid: 
             context=insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk),
         )
         if verdict.verified:
-            applied = services.identity_apply_insi_result(
-                actor=actor, identity_id=identity.pk, operation="third_party", exchange_id=verdict.exchange_id,
-                result=InsiIdentity(
-                    active=InsiMatricule(matricule=ins, oid=oid), birth_name=identity.birth_name,
-                    birth_given_names=identity.birth_given_names, sex=identity.sex, birth_date=identity.birth_date,
-                    birthplace_code=identity.birthplace_code,
-                ),
-            )
+            applied = integrate_confirmed_ins(actor=actor, identity=identity, ins=ins, oid=oid, exchange_id=verdict.exchange_id)
             result = ReceptionResult(Reception.INTEGRATED if applied.applied else Reception.COLLISION, applied.message, verdict.exchange_id)
         elif verdict.verified is False:
             reason = _("INS reçu d'un autre domaine non confirmé par INSi : seuls les traits sont intégrés ; nouvelle récupération à faire.")
@@ -103,6 +95,18 @@ def reception_verify_ins(*, actor, identity_id: int, matricule_value: str, oid: 
                 "why": verdict.message}, field="matricule")
     logger.info("INS reception identity=%s outcome=%s exchange=%s", identity_id, result.outcome, result.exchange_id)
     return result
+
+
+def integrate_confirmed_ins(*, actor, identity: Identity, ins: str, oid: str, exchange_id: int | None) -> InsiOutcome:
+    """Feed an identity with the INS another domain sent, once INSi confirmed it for the identity's own traits."""
+    return services.identity_apply_insi_result(
+        actor=actor, identity_id=identity.pk, operation="third_party", exchange_id=exchange_id,
+        result=InsiIdentity(
+            active=InsiMatricule(matricule=ins, oid=oid), birth_name=identity.birth_name,
+            birth_given_names=identity.birth_given_names, sex=identity.sex, birth_date=identity.birth_date,
+            birthplace_code=identity.birthplace_code,
+        ),
+    )
 
 
 def verify_received_ins(received, *, context=None) -> ReceivedVerdict:
