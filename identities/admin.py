@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from functools import cached_property
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import ShowFacets
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
-from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -26,6 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from identities import matricule, selectors, services, traits, views, worklists
+from identities.admin_base import CappedCountPaginator, ReadOnlyAdmin
 from identities.diffusion import shareable_ins
 from identities.document_admin import print_labels
 from identities.errors import ServiceError
@@ -74,28 +73,6 @@ def identity_link(identity: Identity | None):
         return "—"
     url = reverse("admin:identities_identity_change", args=[quote(identity.pk)])
     return format_html('<a href="{}">{}</a> {}', url, identity, status_badge(identity))
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP rows: a full COUNT(*) over a million identities on every page is what makes lists slow.
-
-    Past the cap the list says "more than 10 000" and asks for a narrower search.
-    """
-
-    CAP = 10_000
-
-    @cached_property
-    def exact_or_capped(self) -> tuple[int, bool]:
-        found = self.object_list.order_by()[: self.CAP + 1].count()
-        return min(found, self.CAP), found > self.CAP
-
-    @cached_property
-    def count(self) -> int:
-        return self.exact_or_capped[0]
-
-    @property
-    def is_capped(self) -> bool:
-        return self.exact_or_capped[1]
 
 
 # --- Identity list filters (each one on an indexed column) ---
@@ -690,27 +667,11 @@ class BirthplaceAdmin(admin.ModelAdmin):
     show_facets = ShowFacets.NEVER
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the services only; shown for the record."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(IdentityLink)
-class IdentityLinkAdmin(_ReadOnlyAdmin):
+class IdentityLinkAdmin(ReadOnlyAdmin):
     list_display = ("kind", "identity_column", "other_column", "reason", "created_at", "created_by")
     list_filter = ("kind",)
     list_select_related = ("identity", "other", "created_by")
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
-    paginator = CappedCountPaginator
 
     @admin.display(description=_("identité"))
     def identity_column(self, link):
@@ -722,15 +683,12 @@ class IdentityLinkAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(IdentityEvent)
-class IdentityEventAdmin(_ReadOnlyAdmin):
+class IdentityEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "kind", "identity_column", "actor_name", "status_change", "channel", "reason")
     list_filter = ("kind", "channel")
     list_select_related = ("identity",)
     fields = ("at", "kind", "identity_column", "actor_name", "status_change", "channel", "reason", "changes")
     readonly_fields = fields
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
-    paginator = CappedCountPaginator
 
     @admin.display(description=_("identité"))
     def identity_column(self, event):

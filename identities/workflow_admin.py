@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from identities import workflow_views
+from identities.admin_base import ReadOnlyAdmin
 from identities.errors import ServiceError
 from identities.models import Status
 from identities.workflow_forms import CampaignForm
@@ -90,19 +91,8 @@ class VerificationCampaignAdmin(admin.ModelAdmin):
         return False
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(InsiRun)
-class InsiRunAdmin(_ReadOnly):
+class InsiRunAdmin(ReadOnlyAdmin):
     change_list_template = "admin/identities/insirun/change_list.html"
     list_display = ("label", "kind", "state", "total", "follow", "created_at", "started_by")
     list_filter = ("kind", "state")
@@ -128,7 +118,7 @@ class InsiRunAdmin(_ReadOnly):
 
 
 @admin.register(InsiRecovery)
-class InsiRecoveryAdmin(_ReadOnly):
+class InsiRecoveryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "identity", "method", "code", "state", "similarity", "requested_by")
     list_filter = ("state", "method", "code")
     list_select_related = ("identity", "requested_by")

@@ -9,7 +9,6 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import ShowFacets
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html
@@ -17,7 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from identities import outbox
-from identities.admin import CappedCountPaginator, identity_link
+from identities.admin import identity_link
+from identities.admin_base import ReadOnlyAdmin
 from identities.diffusion import shareable_ins
 from identities.errors import ServiceError
 from identities.interop import clients
@@ -105,23 +105,8 @@ class ReceiverAdmin(SimpleHistoryAdmin):
              str(_("{count} message(s) remis en file d'attente.")))
 
 
-class _ReadOnly(admin.ModelAdmin):
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
-    paginator = CappedCountPaginator
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(_ReadOnly):
+class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = ("id", "receiver", "identity_column", "trigger", "state", "attempts", "created_at", "next_attempt_at", "sent_at", "last_error")
     list_filter = ("state", "receiver", "trigger")
     list_select_related = ("receiver", "identity")
@@ -155,7 +140,7 @@ class OutboxMessageAdmin(_ReadOnly):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(_ReadOnly):
+class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "channel", "source", "control_id", "state", "ins_outcome", "identity_column", "error_location", "error")
     list_filter = ("state", "channel", "ins_outcome")
     list_select_related = ("identity",)
