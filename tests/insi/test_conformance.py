@@ -77,6 +77,7 @@ def test_requests_validate_against_the_projects_own_schemas(on_simulator, automa
     outcome = SEARCHES[search](get_client(), automatic)
     parts, _ = exchange_parts(outcome)
 
+    assert {etree.QName(part).localname for part in parts} >= {"ContexteLPS", "ContexteBAM", "MessageID", "Action"}
     for part in parts:
         schema(WSDL_DIR, OWN[etree.QName(part).localname]).validate(part)
 
