@@ -137,6 +137,10 @@ def campaign_start_run(*, actor, campaign_id: int, scheduled: bool = False, now:
     return run
 
 
+# A run this large refreshes the planner's statistics of the item table.
+ANALYZE_FROM = 1000
+
+
 def _insert_items(run: InsiRun, identity_ids: QuerySet) -> int:
     """One INSERT … SELECT: a campaign may cover hundreds of thousands of identities."""
     sql, params = identity_ids.query.sql_with_params()
@@ -146,7 +150,12 @@ def _insert_items(run: InsiRun, identity_ids: QuerySet) -> int:
             f"SELECT %s, ids.pk, %s, 0, '', '' FROM ({sql}) ids",
             [run.pk, InsiRunItem.State.PENDING, *params],
         )
-        return cursor.rowcount
+        inserted = cursor.rowcount
+        if inserted >= ANALYZE_FROM and connection.vendor == "postgresql":
+            # Fresh statistics, or the planner may believe a few items are pending, sort them all
+            # and claim each in O(pending): seen to cut a 100,000-identity run from 90 to 18/s.
+            cursor.execute(f"ANALYZE {InsiRunItem._meta.db_table}")
+        return inserted
 
 
 def recovery_batch_start(*, actor, identity_ids: list[int]) -> InsiRun:
