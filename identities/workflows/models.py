@@ -223,7 +223,9 @@ class InsiRunItem(models.Model):
         verbose_name_plural = _("identités d'une exécution")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["run", "identity"], name="insirunitem_once_per_run")]
-        indexes = [models.Index(fields=["run", "state", "id"], name="insirunitem_queue")]
+        # The claim (a run's first pending item by id) reads only pending items, however many items of
+        # this and earlier runs are done before them, and whatever the planner's statistics say.
+        indexes = [models.Index(fields=["run", "id"], name="insirunitem_pending", condition=Q(state="PENDING"))]
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.identity_id} {self.outcome or self.state}"
