@@ -222,11 +222,17 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 
 # --- Logging: no personal data is ever logged, only identifiers and outcomes ---
+# Exceptions are written without their text (insportal/logs.py). Django's own handlers (its debug
+# console, mail_admins with the request's data) are dropped: its loggers go to ours. Celery workers
+# use this configuration too (insportal/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {"plain": {"class": "insportal.logs.RedactingFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"zeep": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "zeep": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+    },
 }

@@ -23,9 +23,9 @@ mkdir -p var/log
 "$PY" manage.py install_schedules
 "$PY" manage.py collectstatic --noinput -v0
 
-"$CELERY" -A insportal worker -l info --concurrency 2 >var/log/worker.log 2>&1 &
+"$CELERY" -A insportal worker --concurrency 2 >var/log/worker.log 2>&1 &
 WORKER=$!
-"$CELERY" -A insportal beat -l info >var/log/beat.log 2>&1 &
+"$CELERY" -A insportal beat >var/log/beat.log 2>&1 &
 BEAT=$!
 trap 'kill $WORKER $BEAT 2>/dev/null || true' EXIT
 

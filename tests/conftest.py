@@ -1,4 +1,6 @@
-"""Shared fixtures: the personas of the portal, one per role, and the birthplaces tests use."""
+"""Shared fixtures: the personas of the portal, one per role, the birthplaces tests use, a Celery queue per test."""
+import uuid
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -59,3 +61,18 @@ def birthplaces(db):
     from tests.factories import make_birthplaces
 
     return make_birthplaces()
+
+
+@pytest.fixture
+def celery_queue(settings):
+    """A queue of this test's own: parallel test runs on one Redis never take each other's tasks."""
+    from insportal.celery import app
+
+    queue = f"insportal-test-{uuid.uuid4().hex[:12]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    app.conf.task_default_queue = queue
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    yield queue
+    app.conf.task_default_queue = "celery"
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_delete(queue)

@@ -1,8 +1,6 @@
 """Fixtures of the INSi workflow tests: the simulator behind its switchboard, people of the INSi test book, a real Celery worker."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from celery.contrib.testing.worker import start_worker
 
@@ -42,21 +40,6 @@ def insi(switchboard, settings, birthplaces):
     switchboard.reset()
     yield switchboard
     switchboard.reset()
-
-
-@pytest.fixture
-def celery_queue(settings):
-    """A queue of this test's own: parallel test runs on one Redis never take each other's tasks."""
-    from insportal.celery import app
-
-    queue = f"insportal-test-{uuid.uuid4().hex[:12]}"
-    settings.CELERY_TASK_DEFAULT_QUEUE = queue
-    app.conf.task_default_queue = queue
-    app.conf.broker_url = settings.CELERY_BROKER_URL
-    yield queue
-    app.conf.task_default_queue = "celery"
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_delete(queue)
 
 
 @pytest.fixture

@@ -2,16 +2,11 @@
 and a campaign of a few hundred identities whose worker is killed (SIGKILL) and restarted mid-way."""
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from identities.models import Identity, IdentityEvent, Status, WorklistItem
@@ -21,6 +16,7 @@ from identities.workflows.verification import verification_before_admission
 from insi.models import Exchange
 from insi.simulator.catalog import generated_identity
 from tests.identities.workflows import people
+from tests.processes import stop, worker_process
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 Outcome = InsiRunItem.Outcome
@@ -132,27 +128,11 @@ def test_a_pre_admission_is_verified_by_the_worker(worker, front_desk):
 SIZE = 300
 
 
-def _worker_process(queue: str, url: str) -> subprocess.Popen:
-    db = connection.settings_dict
-    env = os.environ | {
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL, "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "INSI_PACE_REDIS_URL": django_settings.INSI_PACE_REDIS_URL, "INS_ENVIRONMENT": "test",
-        "INSI_ENDPOINT": url, "INSI_IDAM": "INSPORTAL-TEST", "INSI_RETRY_BACKOFF": "0", "INSI_TIMEOUT": "5",
-        "INSI_RUN_SLICE_SECONDS": "2", "INSI_RUN_RETRY_BACKOFF": "0.2", "INSI_RUN_MAX_ATTEMPTS": "3", "INSI_RUN_PARALLELISM": "2",
-        "SECRET_KEY": "test-only-secret-key-not-used-anywhere-else", "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "insportal", "worker", "-Q", queue, "-c", "2", "-P", "prefork",
-         "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "WARNING"],
-        env=env, cwd=django_settings.BASE_DIR, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+def _worker_process(queue: str, url: str):
+    return worker_process(
+        queue, INSI_ENDPOINT=url, INSI_IDAM="INSPORTAL-TEST", INSI_RETRY_BACKOFF="0", INSI_TIMEOUT="5", INSI_RUN_SLICE_SECONDS="2",
+        INSI_RUN_RETRY_BACKOFF="0.2", INSI_RUN_MAX_ATTEMPTS="3", INSI_RUN_PARALLELISM="2",
     )
-
-
-def _stop(process: subprocess.Popen, how: signal.Signals) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, how)
-    process.wait(timeout=30)
 
 
 def test_a_campaign_survives_its_worker_killed_mid_way_exactly(transactional_db, insi, celery_queue, front_desk, civ_member):
@@ -179,15 +159,15 @@ def test_a_campaign_survives_its_worker_killed_mid_way_exactly(transactional_db,
             return run.items.filter(state=InsiRunItem.State.DONE).count() >= SIZE // 3
 
         wait_until(a_third_done, seconds=90, every=0.05)
-        _stop(first, signal.SIGKILL)
+        stop(first, signal.SIGKILL)
         killed_at = run.items.filter(state=InsiRunItem.State.DONE).count()
         second = _worker_process(celery_queue, insi.url)
         try:
             finished(run)
         finally:
-            _stop(second, signal.SIGTERM)
+            stop(second, signal.SIGTERM)
     finally:
-        _stop(first, signal.SIGKILL)
+        stop(first, signal.SIGKILL)
 
     assert SIZE // 3 <= killed_at < SIZE
     ok = SIZE - len(failing) - len(wrong)

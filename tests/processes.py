@@ -1,0 +1,41 @@
+"""The project's own commands run as processes of their own (a Celery worker, the MLLP listener), on the test database."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.db import connection
+
+
+def project_env(**env: str) -> dict[str, str]:
+    """The environment of a production-like process pointed at this test's database and broker."""
+    db = connection.settings_dict
+    return os.environ | {
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "INSI_PACE_REDIS_URL": settings.INSI_PACE_REDIS_URL, "INS_ENVIRONMENT": "test",
+        "SECRET_KEY": "test-only-secret-key-not-used-anywhere-else", "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",  # what a test reads from a pipe arrives as it is written
+    } | env
+
+
+def start(command: list[str], *, stdout: int = subprocess.PIPE, **env: str) -> subprocess.Popen:
+    """``command`` run with this interpreter in the project's directory, in a process group of its own; stderr piped."""
+    return subprocess.Popen([sys.executable, *command], env=project_env(**env), cwd=settings.BASE_DIR, start_new_session=True,
+                            stdout=stdout, stderr=subprocess.PIPE)
+
+
+def worker_process(queue: str, **env: str) -> subprocess.Popen:
+    """``celery worker`` (2 prefork processes) consuming ``queue``; it logs on its stderr."""
+    return start(["-m", "celery", "-A", "insportal", "worker", "-Q", queue, "-c", "2", "-P", "prefork",
+                  "--without-mingle", "--without-gossip", "--without-heartbeat"],
+                 stdout=subprocess.DEVNULL, CELERY_TASK_DEFAULT_QUEUE=queue, **env)
+
+
+def stop(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM) -> int:
+    """Signal the process group, wait for it, return its exit code."""
+    if process.poll() is None:
+        os.killpg(process.pid, how)
+    return process.wait(timeout=30)
