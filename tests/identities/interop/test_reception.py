@@ -1,15 +1,17 @@
 """Identities received from another domain over HL7 (MLLP) and FHIR: the INS kept only when qualified there, verified before integration; malformed messages refused, stored, and changing nothing."""
 import json
-import threading
+import select
+import signal
 
 import hl7
 import pytest
 
 from identities import reception
-from identities.interop.mllp import MllpClient, MllpServer
+from identities.interop.mllp import MllpClient
 from identities.models import Identity, InboundMessage, InsMatricule, OutboxMessage, Status, WorklistItem
 from identities.workflows.reception import ReceivedVerdict
-from tests import factories
+from tests import factories, processes
+from tests.identities.interop.conftest import free_port
 from tests.identities.workflows.conftest import insi, switchboard  # noqa: F401  (the INSi simulator fixtures)
 
 INS = "279035121518989"  # valid key; the production NIR OID is not accepted in the test environment
@@ -153,18 +155,20 @@ def test_an_iso_8859_1_message_is_read_as_announced(setup):
     assert Identity.objects.get().first_birth_given_name == "ANES"
 
 
-def test_the_listener_acknowledges_over_mllp(transactional_db, birthplaces):
-    server = MllpServer(("127.0.0.1", 0), respond=reception.receive_hl7)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def test_the_mllp_listen_command_acknowledges_each_message_and_stops_cleanly_on_ctrl_c(transactional_db, birthplaces):
+    port = free_port()
+    listener = processes.start(["manage.py", "mllp_listen", "--host", "127.0.0.1", "--port", str(port)])
     try:
-        with MllpClient("127.0.0.1", server.server_address[1], timeout=10) as client:
+        assert select.select([listener.stdout], [], [], 30)[0], "the listener said nothing within 30 s"
+        assert f"Écoute MLLP sur 127.0.0.1:{port}" in listener.stdout.readline().decode()
+        with MllpClient("127.0.0.1", port, timeout=10) as client:
             first = hl7.parse(client.exchange(a28(ins="")).decode())
             second = hl7.parse(client.exchange(a28(names="NOPE")).decode())
     finally:
-        server.shutdown()
-        server.server_close()
+        code = processes.stop(listener, signal.SIGINT)
     assert (first["MSA.F1"], second["MSA.F1"]) == ("AA", "AE")
-    assert Identity.objects.count() == 1
+    assert Identity.objects.get().birth_name == "DUBOIS"
+    assert code == 0
 
 
 # --- FHIR import (the channel's function; the endpoint is tested with the API) ---
