@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/fhir+json; charset=utf-8"
 _JSON_TYPES = ("json", "application/*", "*/*")  # what an Accept header or _format may ask for
-SEARCH_PARAMETERS = ("identifier", "family", "given", "birthdate", "_count", "_offset")
+SEARCH_PARAMETERS = {"identifier": "token", "family": "string", "given": "string", "birthdate": "date"}  # name → FHIR type
+PAGING_PARAMETERS = ("_count", "_offset")
 
 
 def _response(body: dict, status: int = 200, **headers) -> HttpResponse:
@@ -35,11 +36,18 @@ def _problem(status: int, code: str, text: str, *, expression: str = "", **heade
     return _response(fhir.operation_outcome("error", code, text, expression=expression), status, **headers)
 
 
-def _refusal(request, scope: str) -> HttpResponse | None:
-    """None when the request may go on: JSON wanted, a known application holding the scope."""
+def _format_refusal(request) -> HttpResponse | None:
     wanted = request.GET.get("_format") or request.headers.get("Accept") or "*/*"
     if not any(kind in wanted for kind in _JSON_TYPES):
         return _problem(406, "not-supported", "Seul le format JSON (application/fhir+json) est proposé.")
+    return None
+
+
+def _refusal(request, scope: str) -> HttpResponse | None:
+    """None when the request may go on: JSON wanted, a known application holding the scope."""
+    refusal = _format_refusal(request)
+    if refusal:
+        return refusal
     application = clients.authenticate(request.headers.get("Authorization", ""))
     if application is None:
         return _problem(401, "login", "Jeton d'application absent, inconnu ou révoqué (Authorization: Bearer …).",
@@ -100,10 +108,11 @@ def patient_search(request) -> HttpResponse:
     refusal = _refusal(request, ClientApplication.Scope.READ)
     if refusal:
         return refusal
-    unknown = sorted(set(request.GET) - set(SEARCH_PARAMETERS) - {"_format"})
+    accepted = (*SEARCH_PARAMETERS, *PAGING_PARAMETERS)
+    unknown = sorted(set(request.GET) - set(accepted) - {"_format"})
     if unknown:
         return _problem(400, "not-supported", f"Paramètre(s) non pris en charge : {', '.join(unknown)} "
-                        f"(proposés : {', '.join(SEARCH_PARAMETERS)}).")
+                        f"(proposés : {', '.join(accepted)}).")
     try:
         count, offset = _page_numbers(request)
     except ValueError:
@@ -135,7 +144,8 @@ def patient_search(request) -> HttpResponse:
 
 
 def _base(request) -> str:
-    return request.build_absolute_uri(request.path.split("Patient")[0])
+    """The service base URL, ``…/fhir/``."""
+    return request.build_absolute_uri(reverse("fhir-patient-search").removesuffix("Patient"))
 
 
 @csrf_exempt
@@ -145,11 +155,22 @@ def patient_import(request) -> HttpResponse:
     if refusal:
         return refusal
     answer = reception.receive_fhir_patient(request.body, client_name=request.fhir_client.name, verify=reception.configured_verifier())
-    headers = {"Location": request.build_absolute_uri(_base(request) + answer.location)} if answer.location else {}
+    headers = {"Location": _base(request) + answer.location} if answer.location else {}
     return _response(answer.body, answer.status, **headers)
 
 
+@require_GET
+def capabilities(request) -> HttpResponse:
+    """The CapabilityStatement, open to any caller (it holds no personal data): what a client may ask."""
+    refusal = _format_refusal(request)
+    if refusal:
+        return refusal
+    return _response(fhir.capability_statement(base_url=_base(request),
+                                               published=timezone.localdate().isoformat(), search_parameters=SEARCH_PARAMETERS))
+
+
 urlpatterns = [
+    path("metadata", capabilities, name="fhir-metadata"),
     path("Patient", patient_search, name="fhir-patient-search"),
     path("Patient/$import", patient_import, name="fhir-patient-import"),
     path("Patient/<str:patient_id>", patient_read, name="fhir-patient-read"),

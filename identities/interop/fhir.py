@@ -1,4 +1,4 @@
-"""FHIR R4 FR Core Patient resources (fr-core-patient-ins / fr-core-patient), search bundles, OperationOutcomes, received Patients (pure, no Django)."""
+"""FHIR R4 FR Core Patient resources (fr-core-patient-ins / fr-core-patient), search bundles, the CapabilityStatement, OperationOutcomes, received Patients (pure, no Django)."""
 from __future__ import annotations
 
 import re
@@ -22,6 +22,7 @@ from identities.interop.common import (
 # Pinned: FR Core 2.2.0 (Interop'Santé, hl7.fhir.fr.core, FHIR 4.0.1), the definitions whose
 # identity-reliability extension carries the four RNIV statuses and the comment codes (see
 # docs/interop.md). The canonical URLs below are all that depends on it.
+FHIR_VERSION = "4.0.1"
 FR_CORE = "https://hl7.fr/ig/fhir/core"
 PROFILE_PATIENT = f"{FR_CORE}/StructureDefinition/fr-core-patient"
 PROFILE_PATIENT_INS = f"{FR_CORE}/StructureDefinition/fr-core-patient-ins"
@@ -148,6 +149,39 @@ def search_bundle(resources: list[dict], *, base_url: str, self_url: str, next_u
             for resource in resources
         ]
     return bundle
+
+
+def capability_statement(*, base_url: str, published: str, search_parameters: dict[str, str]) -> dict:
+    """What the API serves (``GET /fhir/metadata``): FR Core Patients, read and searched by
+    ``search_parameters`` (name → FHIR type), JSON only, an application token per call."""
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": published,
+        "publisher": "insportal",
+        "kind": "instance",
+        "software": {"name": "insportal"},
+        "implementation": {"description": "Référentiel d'identités patients (INS)", "url": base_url},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["json"],
+        "rest": [{
+            "mode": "server",
+            "security": {"cors": False, "description": (
+                "Jeton d'application délivré par l'administrateur du référentiel (Authorization: Bearer …) ; "
+                "droit « read » pour lire et rechercher, « import » pour Patient/$import.")},
+            "resource": [{
+                "type": "Patient",
+                "profile": PROFILE_PATIENT,
+                "supportedProfile": [PROFILE_PATIENT_INS],
+                "documentation": (
+                    "Le matricule INS n'est diffusé que pour une identité qualifiée (profil fr-core-patient-ins). "
+                    "POST Patient/$import reçoit un Patient d'un autre domaine d'identification."),
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "readHistory": False,
+                "searchParam": [{"name": name, "type": kind} for name, kind in search_parameters.items()],
+            }],
+        }],
+    }
 
 
 def operation_outcome(severity: str, code: str, diagnostics: str, *, expression: str = "") -> dict:

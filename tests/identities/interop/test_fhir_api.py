@@ -3,6 +3,7 @@ import json
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
@@ -44,6 +45,26 @@ def names_in(bundle: Bundle) -> list[str]:
 def outcome_of(response, status: int) -> OperationOutcome:
     assert response.status_code == status, response.content
     return OperationOutcome.model_validate_json(response.content)
+
+
+def test_any_client_can_read_what_the_api_serves_and_every_declared_search_is_answered(client, api, make_identity):
+    response = client.get("/fhir/metadata", secure=True)  # no token: a client discovers the API before it has one
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/fhir+json")
+    statement = CapabilityStatement.model_validate_json(response.content)
+    assert (statement.fhirVersion, statement.format, statement.kind) == ("4.0.1", ["json"], "instance")
+    assert statement.implementation.url == "https://testserver/fhir/"
+    (rest,) = statement.rest
+    (patient,) = rest.resource
+    assert patient.type == "Patient" and patient.profile.endswith("/fr-core-patient")
+    assert [profile.rsplit("/", 1)[1] for profile in patient.supportedProfile] == ["fr-core-patient-ins"]
+    assert sorted(interaction.code for interaction in patient.interaction) == ["read", "search-type"]
+    declared = {parameter.name: parameter.type for parameter in patient.searchParam}
+    assert declared == {"identifier": "token", "family": "string", "given": "string", "birthdate": "date"}
+    identity = make_identity("PROV", birth_name="DUBOIS", birth_given_names="ANNE", birth_date="1979-03-15")
+    examples = {"identifier": str(identity.ipp), "family": "DUBOIS", "given": "ANNE", "birthdate": "1979-03-15"}
+    for name in declared:
+        assert names_in(bundle_of(api(f"Patient?{name}={examples[name]}"))) == ["DUBOIS"], name
+    assert client.get("/fhir/metadata", secure=True, HTTP_ACCEPT="application/fhir+xml").status_code == 406
 
 
 def test_a_request_without_a_valid_token_is_refused(client, token_for, make_identity):
