@@ -95,7 +95,7 @@ def _transition(identity: Identity, name: str, actor, *, reason: str, channel: s
     before = identity.status
     method()
     audit_event(identity, IdentityEvent.Kind.STATUS_CHANGED, actor, reason=reason, channel=channel,
-           from_status=before, to_status=identity.status, transition=name)
+                from_status=before, to_status=identity.status, transition=name)
 
 
 def _as_violation(error: Exception) -> RuleViolation:
@@ -194,7 +194,7 @@ def identity_create(
         identity._change_reason = "Création"
         identity.save()
         audit_event(identity, IdentityEvent.Kind.CREATED, actor, channel=channel, to_status=identity.status,
-               acknowledged_candidates=list(acknowledged_candidates))
+                    acknowledged_candidates=list(acknowledged_candidates))
     return CreationOutcome(identity=identity, candidates=candidates)
 
 
@@ -256,10 +256,10 @@ def identity_update_traits(*, actor, identity_id: int, expected_version: int | N
         for name, value in diff.items():
             setattr(identity, name, value)
         audit_event(identity, IdentityEvent.Kind.TRAITS_CHANGED, actor, reason=reason,
-               changes={name: [before[name], diff[name]] for name in diff})
+                    changes={name: [before[name], diff[name]] for name in diff})
         if locked_changes:
             audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason,
-                   **_drop_ins(identity, actor, reason=f"Trait verrouillé modifié : {reason}"))
+                        **_drop_ins(identity, actor, reason=f"Trait verrouillé modifié : {reason}"))
             _transition(identity, "ins_invalidated", actor, reason=reason)
             outcome.ins_invalidated = True
         save_identity(identity, actor, reason or "Modification des traits")
@@ -319,8 +319,8 @@ def identity_record_document_check(
         check._history_user = actor
         check.save()
         audit_event(identity, IdentityEvent.Kind.DOCUMENT_CHECKED, actor, document_type=document_type.code,
-               companion_type=companion.code if companion else None, validates=validates,
-               expiry_date=expiry_date.isoformat() if expiry_date else None, check_id=check.pk)
+                    companion_type=companion.code if companion else None, validates=validates,
+                    expiry_date=expiry_date.isoformat() if expiry_date else None, check_id=check.pk)
         status_changed = False
         if not validates:
             message = f"Contrôle enregistré. « {document_type} » ne permet pas de valider l'identité : statut inchangé."
@@ -387,12 +387,12 @@ def identity_set_attribute(*, actor, identity_id: int, attribute: str, value: bo
         if value and attribute in (Attribute.DOUT, Attribute.FICT):
             if identity.ins_matricule:
                 audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason,
-                       **_drop_ins(identity, actor, reason=f"{label} : {reason}"))
+                            **_drop_ins(identity, actor, reason=f"{label} : {reason}"))
             before = identity.status
             identity.marked_unreliable()
             if before != identity.status:
                 audit_event(identity, IdentityEvent.Kind.STATUS_CHANGED, actor, reason=reason,
-                       from_status=before, to_status=identity.status, transition="marked_unreliable")
+                            from_status=before, to_status=identity.status, transition="marked_unreliable")
         save_identity(identity, actor, f"{label} {'posé' if value else 'levé'} : {reason}")
     return identity
 
@@ -493,7 +493,7 @@ def identity_apply_insi_result(
             )
             for record in (identity, other):
                 audit_event(record, IdentityEvent.Kind.COLLISION, actor, channel=Channel.INSI,
-                       other_identity=(other if record is identity else identity).pk, exchange_id=exchange_id)
+                            other_identity=(other if record is identity else identity).pk, exchange_id=exchange_id)
             return InsiOutcome(
                 identity=identity, applied=False, collision_with=other,
                 message=f"Collision : ce matricule INS est déjà porté par l'identité n° {other.pk}. "
@@ -526,7 +526,7 @@ def identity_apply_insi_result(
             row.save()
         changes = {name: [before[name], getattr(identity, name)] for name in STRICT_TRAIT_FIELDS if before[name] != getattr(identity, name)}
         audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation=operation,
-               exchange_id=exchange_id, oid=result.active.oid, nature=matricule.nature_of(result.active.oid), changes=changes)
+                    exchange_id=exchange_id, oid=result.active.oid, nature=matricule.nature_of(result.active.oid), changes=changes)
         _transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({operation})", channel=Channel.INSI)
         save_identity(identity, actor, f"Résultat INSi intégré ({operation})")
     return InsiOutcome(identity=identity, applied=True, message=f"Identité passée au statut « {identity.get_status_display()} ».")

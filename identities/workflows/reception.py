@@ -87,7 +87,7 @@ def reception_verify_ins(*, actor, identity_id: int, matricule_value: str, oid: 
         elif verdict.verified is False:
             reason = _("INS reçu d'un autre domaine non confirmé par INSi : seuls les traits sont intégrés ; nouvelle récupération à faire.")
             audit_event(identity, IdentityEvent.Kind.INSI_VERIFICATION, actor, channel=Channel.INSI, reason=reason,
-                   verdict="KO", trigger="reception", exchange_id=verdict.exchange_id)
+                        verdict="KO", trigger="reception", exchange_id=verdict.exchange_id)
             verification_alert(identity=identity, actor=actor, reason=reason)
             result = ReceptionResult(Reception.TRAITS_ONLY, reason, verdict.exchange_id)
         else:

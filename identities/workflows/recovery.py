@@ -139,9 +139,9 @@ def _record(identity, actor, method, query, outcome, exchange_ids, *, run) -> In
     )
     auto = recovery.state == State.AWAITING and threshold and recovery.similarity >= threshold
     audit_event(identity, IdentityEvent.Kind.INSI_RECOVERY, actor, channel=Channel.INSI, reason=recovery.message,
-           recovery_id=recovery.pk, method=method, code=recovery.code, exchange_ids=recovery.exchange_ids,
-           similarity=recovery.similarity, formula=str(FORMULA) if recovery.similarity is not None else "",
-           threshold=threshold or None, decision="auto" if auto else recovery.state)
+                recovery_id=recovery.pk, method=method, code=recovery.code, exchange_ids=recovery.exchange_ids,
+                similarity=recovery.similarity, formula=str(FORMULA) if recovery.similarity is not None else "",
+                threshold=threshold or None, decision="auto" if auto else recovery.state)
     if auto:
         _integrate(recovery, actor, accepted_state=State.AUTO_ACCEPTED)
     return recovery
@@ -210,7 +210,7 @@ def recovery_reject(*, actor, recovery_id: int, reason: str) -> InsiRecovery:
         recovery.decided_by, recovery.decided_at = actor, timezone.now()
         recovery.save(update_fields=["state", "decision_reason", "decided_by", "decided_at"])
         audit_event(identity, IdentityEvent.Kind.INSI_RECOVERY, actor, channel=Channel.INSI, reason=recovery.decision_reason,
-               recovery_id=recovery.pk, code=recovery.code, exchange_ids=recovery.exchange_ids, decision=State.REJECTED)
+                    recovery_id=recovery.pk, code=recovery.code, exchange_ids=recovery.exchange_ids, decision=State.REJECTED)
     return recovery
 
 

@@ -172,7 +172,7 @@ def _apply(identity: Identity, actor, finding: _Finding, *, trigger: str, email:
     if verdict != Verdict.KO:
         identity.last_verified_at = now
     audit_event(identity, IdentityEvent.Kind.INSI_VERIFICATION, actor, channel=Channel.INSI, reason=message,
-           verdict=verdict, trigger=trigger, exchange_id=finding.exchange_id)
+                verdict=verdict, trigger=trigger, exchange_id=finding.exchange_id)
     save_identity(identity, actor, _("Vérification INSi : %(verdict)s") % {"verdict": verdict})
     if verdict == Verdict.KO:
         verification_alert(identity=identity, actor=actor, reason=_("Vérification INSi KO : %(why)s") % {"why": message}, email=email)
@@ -217,7 +217,7 @@ def _replace_matricule(identity: Identity, actor, returned: InsiIdentity, *, exc
     identity.ins_matricule, identity.ins_oid = returned.active.matricule, returned.active.oid
     after = matricule.nature_of(returned.active.oid)
     audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation="verification", exchange_id=exchange_id,
-           oid=returned.active.oid, nature=after, replaced_nature=before)
+                oid=returned.active.oid, nature=after, replaced_nature=before)
     return _("INS confirmé par INSi ; le matricule (%(before)s) est remplacé par un %(after)s, l'ancien est gardé dans l'historique.") % {
         "before": before, "after": after}
 
