@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from identities import matricule, roles
-from identities.models import DocumentCheck, Identity, IdentityEvent, Status
+from identities.models import DocumentCheck, Identity, IdentityEvent, IdentityLink, Status, WorklistItem
 
 _PASSWORD_LINE = re.compile(r"^\s+(demo\.[a-z]+) \(.*\) : (\S+)$", re.MULTILINE)
 
@@ -27,6 +27,11 @@ def test_it_covers_every_status_and_attribute(db):
     assert identities.filter(doubtful=True, homonym=True).exists()
     homonyms = identities.filter(homonym=True, birth_name="MARTIN", first_birth_given_name="JEAN", birth_date="1950-03-15")
     assert homonyms.count() == 2 and len({h.birthplace_code for h in homonyms}) == 2
+    # Confirmed by the CIV in its homonym worklist: linked, the decision on record.
+    for name in ("MARTIN", "NGUYEN"):
+        pair = sorted(identities.filter(homonym=True, birth_name=name).values_list("pk", flat=True))
+        assert IdentityLink.objects.filter(kind=IdentityLink.Kind.HOMA, identity_id=pair[0], other_id=pair[1]).exists()
+        assert WorklistItem.objects.get(kind=WorklistItem.Kind.HOMONYM, identity_id=pair[0], other_id=pair[1]).decision == "CONFIRMED"
     assert identities.filter(sex="F").exclude(used_name="").count() >= 3
     assert DocumentCheck.objects.filter(validates=True).exists() and DocumentCheck.objects.filter(validates=False).exists()
 

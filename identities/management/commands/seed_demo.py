@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from identities import matricule, reference_data, roles, selectors, services, synthetic, traits
+from identities import matricule, reference_data, roles, selectors, services, synthetic, traits, worklists
 from identities.errors import ServiceError
-from identities.models import Attribute, DocumentType, Identity
+from identities.models import Attribute, DocumentType, Identity, WorklistItem
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Demo:
     order: int = 0  # order number of the NIR INSi returns
     withdraw_document: bool = False
     attributes: tuple[str, ...] = ()
+    homonym: bool = False  # one of a homonym pair the CIV confirms in its worklist (HOMA on both, linked)
 
 
 DEMO_IDENTITIES = (
@@ -96,10 +97,10 @@ DEMO_IDENTITIES = (
     Demo("Anonyme", "Alpha", "F", "1990-06-15", attributes=(Attribute.FICT,)),
     # Homonyms: same birth name, first given name and birth date, two people.
     Demo("Martin", "Jean", "M", "1950-03-15", "63113", document="cni", insi_given_names="JEAN PIERRE", order=113,
-         attributes=(Attribute.HOMA,)),
-    Demo("Martin", "Jean", "M", "1950-03-15", "87085", attributes=(Attribute.HOMA,)),
-    Demo("Nguyen", "Thi", "F", "1978-01-01", "99243", attributes=(Attribute.HOMA,)),
-    Demo("Nguyen", "Thi", "F", "1978-01-01", "75056", attributes=(Attribute.HOMA, Attribute.DOUT)),
+         homonym=True),
+    Demo("Martin", "Jean", "M", "1950-03-15", "87085", homonym=True),
+    Demo("Nguyen", "Thi", "F", "1978-01-01", "99243", homonym=True),
+    Demo("Nguyen", "Thi", "F", "1978-01-01", "75056", homonym=True, attributes=(Attribute.DOUT,)),
 )
 
 # The INSi test book (docs: /work/shared/design/insi.md), as a front-desk agent types the
@@ -148,17 +149,21 @@ class Command(BaseCommand):
             self.stdout.write(_("%(n)d codes COG de démonstration ajoutés (référentiel complet : manage.py load_birthplaces).")
                               % {"n": added})
         created = skipped = 0
+        homonyms = set()
         for demo in DEMO_IDENTITIES + INSI_TEST_IDENTITIES:
             if self._exists(demo):
                 skipped += 1
                 continue
             try:
                 with transaction.atomic():  # one demo person, all steps or none
-                    self._create(demo, front_desk=users["demo.accueil"], civ=users["demo.civ"])
+                    identity = self._create(demo, front_desk=users["demo.accueil"], civ=users["demo.civ"])
             except ServiceError as error:
                 raise CommandError(_("Identité de démonstration %(name)s refusée : %(message)s")
                                    % {"name": demo.birth_name, "message": error.message}) from error
             created += 1
+            if demo.homonym:
+                homonyms.add(identity.pk)
+        self._confirm_homonyms(homonyms, civ=users["demo.civ"])
         self.stdout.write(self.style.SUCCESS(
             _("Identités de démonstration : %(created)d créées, %(skipped)d déjà présentes.")
             % {"created": created, "skipped": skipped}
@@ -246,6 +251,18 @@ class Command(BaseCommand):
                 reason=f"Démonstration : {Attribute(attribute).label.lower()}",
             )
         return identity
+
+    @staticmethod
+    def _confirm_homonyms(identity_ids: set[int], *, civ) -> None:
+        """As the CIV would: pair detection fills the worklists, then it confirms the demo homonym pairs."""
+        if not identity_ids:
+            return
+        worklists.worklist_detect_pairs(actor=civ)
+        pairs = WorklistItem.objects.filter(kind=WorklistItem.Kind.HOMONYM, state=WorklistItem.State.OPEN,
+                                            identity_id__in=identity_ids, other_id__in=identity_ids)
+        for item in pairs:
+            worklists.worklist_decide(actor=civ, item_id=item.pk, decision=WorklistItem.Decision.CONFIRMED,
+                                      note="Démonstration : deux personnes distinctes, lieux de naissance différents")
 
     @staticmethod
     def _document(code: str) -> DocumentType:
