@@ -48,12 +48,9 @@ def _refusal(request, scope: str) -> HttpResponse | None:
     refusal = _format_refusal(request)
     if refusal:
         return refusal
-    application = clients.authenticate(request.headers.get("Authorization", ""))
-    if application is None:
-        return _problem(401, "login", "Jeton d'application absent, inconnu ou révoqué (Authorization: Bearer …).",
-                        WWW_Authenticate='Bearer realm="insportal-fhir"')
-    if not application.allows(scope):
-        return _problem(403, "forbidden", f"L'application « {application.name} » n'a pas le droit « {scope} ».")
+    application = clients.authorise(request.headers.get("Authorization", ""), scope)
+    if isinstance(application, clients.Denial):
+        return _problem(application.status, application.code, application.message, **application.headers)
     request.fhir_client = application
     return None
 

@@ -1,4 +1,4 @@
-"""URL map: the admin-based portal at the root, the INSi simulator when enabled."""
+"""URL map: the admin-based portal at the root, the FHIR and CDA APIs, the INSi simulator when enabled."""
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
@@ -10,4 +10,5 @@ urlpatterns = [
 if getattr(settings, "INSI_SIMULATOR_ENABLED", False):
     urlpatterns.append(path("insi-simulator/", include("insi.simulator.urls")))
 urlpatterns.append(path("fhir/", include("identities.fhir_api")))
+urlpatterns.append(path("cda/", include("identities.cda_api")))
 urlpatterns.append(path("", admin.site.urls))

@@ -1,8 +1,9 @@
-"""FHIR client applications: issuing their bearer tokens (only the hash is stored) and recognising them."""
+"""Client applications of the APIs (FHIR, CDA): issuing their bearer tokens (only the hash is stored), recognising them, checking their scope."""
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
@@ -62,3 +63,24 @@ def authenticate(authorization: str) -> ClientApplication | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return selectors.client_application(hash_token(token.strip()))
+
+
+@dataclass(frozen=True)
+class Denial:
+    """Why an API call is refused, for each API to say in its own format."""
+
+    status: int
+    code: str  # FHIR issue code (login, forbidden)
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def authorise(authorization: str, scope: str) -> ClientApplication | Denial:
+    """The application calling with this ``Authorization`` header if it holds ``scope``, else why not."""
+    application = authenticate(authorization)
+    if application is None:
+        return Denial(401, "login", "Jeton d'application absent, inconnu ou révoqué (Authorization: Bearer …).",
+                      {"WWW-Authenticate": 'Bearer realm="insportal"'})
+    if not application.allows(scope):
+        return Denial(403, "forbidden", f"L'application « {application.name} » n'a pas le droit « {scope} ».")
+    return application

@@ -9,9 +9,10 @@ import hl7
 import pytest
 
 from identities import services
+from identities.interop import clients
 from identities.interop.common import LocalAuthority
 from identities.interop.mllp import MllpServer
-from identities.models import Attribute, Receiver
+from identities.models import Attribute, ClientApplication, Receiver
 from tests import factories
 
 # Every status, with and without an attribute; DOUT is set on a qualified identity (its INS
@@ -104,3 +105,12 @@ def make_receiver(db):
         )
 
     return make
+
+
+@pytest.fixture
+def token_for(administrator):
+    """``token_for("read import")``: the bearer token of a new client application holding those scopes."""
+    def issue(scopes: str = "read", name: str = "DPI") -> str:
+        return clients.client_application_save(actor=administrator, application=ClientApplication(name=name, scopes=scopes))
+
+    return issue

@@ -52,3 +52,36 @@ def test_without_used_name_nor_birthplace_nothing_empty_is_written(make_identity
     assert xpath(patient, "v3:birthplace") == []
     assert xpath(patient, "string(v3:birthTime/@value)") == "195005"
     assert xpath(patient, "string(v3:administrativeGenderCode/@code)") == "UN"
+
+
+# --- The CDA API: what a document producer receives over HTTP ---
+
+def record_target_over_http(client, identity, token: str):
+    return client.get(f"/cda/Patient/{identity.ipp}/recordTarget", secure=True, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_document_producer_gets_the_ins_only_for_a_qualified_identity(case, client, token_for, make_identity, authority):
+    identity = make_identity(case)
+    response = record_target_over_http(client, identity, token_for("read"))
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/xml")
+    tree = etree.fromstring(response.content)
+    roots = [found.get("root") for found in xpath(tree, "/v3:recordTarget/v3:patientRole/v3:id")]
+    if case in ("QUAL", "QUAL+HOMA"):
+        assert roots == ["1.2.250.1.213.1.4.10", authority.oid]
+    else:
+        assert roots == [authority.oid]
+        assert not identity.ins_matricule or identity.ins_matricule.encode() not in response.content
+        assert b"1.2.250.1.213.1.4." not in response.content  # no INS OID either
+
+
+def test_the_cda_api_wants_an_application_token_with_the_read_scope(client, token_for, make_identity):
+    identity = make_identity("QUAL")
+    anonymous = client.get(f"/cda/Patient/{identity.ipp}/recordTarget", secure=True)
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Bearer")
+    assert identity.ins_matricule.encode() not in anonymous.content
+    forbidden = record_target_over_http(client, identity, token_for("import", name="Import seul"))
+    assert forbidden.status_code == 403 and "n'a pas le droit « read »" in forbidden.content.decode()
+    missing = client.get("/cda/Patient/00000000-0000-0000-0000-000000000000/recordTarget", secure=True,
+                         HTTP_AUTHORIZATION=f"Bearer {token_for('read', name='DPI 2')}")
+    assert missing.status_code == 404

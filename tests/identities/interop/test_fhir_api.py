@@ -7,18 +7,9 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
-from identities.interop import clients
 from identities.models import ClientApplication, Identity, InboundMessage
 
 INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.10"
-
-
-@pytest.fixture
-def token_for(administrator):
-    def issue(scopes: str = "read", name: str = "DPI") -> str:
-        return clients.client_application_save(actor=administrator, application=ClientApplication(name=name, scopes=scopes))
-
-    return issue
 
 
 @pytest.fixture
