@@ -9,7 +9,7 @@ import zxingcpp
 from pypdf import PdfReader
 from pypdf.generic import StreamObject
 
-from identities import matricule
+from identities.core import matricule
 
 MM_PER_POINT = 25.4 / 72
 

@@ -3,8 +3,8 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from identities.models import Birthplace, DocumentType, IdentityEvent, IdentityLink, WorklistItem
-from identities.worklists import worklist_add_item
+from identities.core.models import Birthplace, DocumentType, IdentityEvent, IdentityLink, WorklistItem
+from identities.core.worklists import worklist_add_item
 from tests import factories
 from tests.identities.portal import logged_in
 

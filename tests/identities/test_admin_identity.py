@@ -4,9 +4,9 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
-from identities import services
-from identities.admin import CappedCountPaginator
-from identities.models import DocumentType, Identity, IdentityEvent, Status, WorklistItem
+from identities.core import services
+from identities.core.models import DocumentType, Identity, IdentityEvent, Status, WorklistItem
+from identities.portal.admin import CappedCountPaginator
 from tests import factories
 from tests.identities.portal import logged_in
 

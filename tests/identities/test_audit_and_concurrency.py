@@ -1,9 +1,9 @@
 """History rows with user and reason, optimistic concurrency, permissions per role."""
 import pytest
 
-from identities import services
-from identities.errors import ConflictError, NotAllowed
-from identities.models import Identity
+from identities.core import services
+from identities.core.errors import ConflictError, NotAllowed
+from identities.core.models import Identity
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("birthplaces")

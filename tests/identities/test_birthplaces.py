@@ -7,8 +7,8 @@ import tarfile
 import pytest
 from django.core.management import CommandError, call_command
 
-from identities import services
-from identities.models import Birthplace, Status
+from identities.core import services
+from identities.core.models import Birthplace, Status
 
 # The layout of @etalab/decoupage-administratif, reduced to a few real entries.
 COMMUNES = [

@@ -5,9 +5,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from identities import dashboard, services, worklists
-from identities.matricule import NIA_OID
-from identities.models import Identity, IdentityEvent, Status, WorklistItem
+from identities.core import services, worklists
+from identities.core.matricule import NIA_OID
+from identities.core.models import Identity, IdentityEvent, Status, WorklistItem
+from identities.portal import dashboard
 from tests import factories
 from tests.identities.portal import logged_in
 

@@ -9,11 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from identities import label_services
-from identities.diffusion import SharedIns, shareable_ins
-from identities.interop import datamatrix
-from identities.interop.datamatrix import GS, HEADER
-from identities.models import Channel, Identity, IdentityEvent, Status
+from identities.core.diffusion import SharedIns, shareable_ins
+from identities.core.models import Channel, Identity, IdentityEvent, Status
+from identities.documents.datamatrix import GS, HEADER
+from identities.documents import datamatrix
+from identities.documents import labels as label_services
 from tests import factories
 from tests.identities import pdfs
 

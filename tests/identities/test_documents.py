@@ -6,12 +6,14 @@ from datetime import datetime, timezone
 import pytest
 from django.urls import reverse
 
-from identities import documents, label_services, services
-from identities.diffusion import shareable_ins
-from identities.errors import NotAllowed
-from identities.interop import datamatrix
-from identities.matricule import compute_key
-from identities.models import Attribute, IdentityEvent, Status
+from identities.core import services
+from identities.core.diffusion import shareable_ins
+from identities.core.errors import NotAllowed
+from identities.core.matricule import compute_key
+from identities.core.models import Attribute, IdentityEvent, Status
+from identities.documents import datamatrix
+from identities.documents import labels as label_services
+from identities.documents import render as documents
 from tests import factories
 from tests.identities import pdfs
 

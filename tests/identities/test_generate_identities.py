@@ -7,8 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from identities import matricule, selectors, synthetic, traits
-from identities.models import DocumentCheck, DocumentType, Identity, InsMatricule, Status, SyntheticLabel
+from identities.core import matricule, selectors, traits
+from identities.core.models import DocumentCheck, DocumentType, Identity, InsMatricule, Status
+from identities.matching import synthetic
+from identities.matching.models import SyntheticLabel
 
 
 @pytest.fixture

@@ -5,11 +5,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from identities import label_services, selectors, services
-from identities.diffusion import shareable_ins
-from identities.errors import NotAllowed, RuleViolation
-from identities.interop import datamatrix
-from identities.models import Attribute, IdentityEvent, LabelFormat, LabelProfile
+from identities.core import services
+from identities.core.diffusion import shareable_ins
+from identities.core.errors import NotAllowed, RuleViolation
+from identities.core.models import Attribute, IdentityEvent
+from identities.documents import selectors
+from identities.documents.models import LabelFormat, LabelProfile
+from identities.documents import datamatrix
+from identities.documents import labels as label_services
 from tests import factories
 from tests.identities import pdfs
 

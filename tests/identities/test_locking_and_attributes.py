@@ -1,9 +1,9 @@
 """Locking of strict traits, attributes, INS invalidation and collisions (domain.md §2)."""
 import pytest
 
-from identities import services
-from identities.errors import NotAllowed, RuleViolation
-from identities.models import IdentityEvent, IdentityLink, InsMatricule, Status
+from identities.core import services
+from identities.core.errors import NotAllowed, RuleViolation
+from identities.core.models import IdentityEvent, IdentityLink, InsMatricule, Status
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("birthplaces")

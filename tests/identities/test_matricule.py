@@ -1,8 +1,8 @@
 """Matricule INS: key computation (Corsica included), format, OIDs and environments."""
 import pytest
 
-from identities import matricule
-from identities.matricule import MatriculeError, Nature
+from identities.core import matricule
+from identities.core.matricule import MatriculeError, Nature
 
 VALID = ["279035121518989", "253072B07300470", "253072A07300443", "297022A02077878", "160012B02077713", "109076322088835"]
 

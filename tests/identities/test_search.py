@@ -3,7 +3,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from identities import selectors
+from identities.core import selectors
 from tests import factories
 from tests.identities.portal import logged_in
 

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from identities import matricule, roles
-from identities.models import DocumentCheck, Identity, IdentityEvent, IdentityLink, Status, WorklistItem
+from identities.core import matricule, roles
+from identities.core.models import DocumentCheck, Identity, IdentityEvent, IdentityLink, Status, WorklistItem
 
 _PASSWORD_LINE = re.compile(r"^\s+(demo\.[a-z]+) \(.*\) : (\S+)$", re.MULTILINE)
 

@@ -4,9 +4,9 @@ from datetime import date, timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
-from identities import services
-from identities.errors import RuleViolation
-from identities.models import DocumentType, Identity, IdentityEvent, Status
+from identities.core import services
+from identities.core.errors import RuleViolation
+from identities.core.models import DocumentType, Identity, IdentityEvent, Status
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("birthplaces")

@@ -3,8 +3,8 @@ from datetime import date
 
 import pytest
 
-from identities import traits
-from identities.traits import TraitError
+from identities.core import traits
+from identities.core.traits import TraitError
 
 
 @pytest.mark.parametrize(

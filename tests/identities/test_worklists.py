@@ -3,9 +3,11 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from identities import services, worklists
-from identities.errors import NotAllowed, RuleViolation
-from identities.models import IdentityLink, WorklistItem
+from identities.core import services, worklists
+from identities.core.errors import NotAllowed, RuleViolation
+from identities.core.models import IdentityLink, WorklistItem
+from identities.matching import pairs
+from identities.matching import tasks as matching_tasks
 from tests import factories
 from tests.identities.portal import logged_in
 
@@ -23,7 +25,7 @@ def open_items(kind):
 def second_agent(django_user_model):
     from django.contrib.auth.models import Group
 
-    from identities import roles
+    from identities.core import roles
 
     user = django_user_model.objects.create_user(username="lou.accueil", password="not-a-real-password-2")
     user.groups.add(Group.objects.get(name=roles.FRONT_DESK))
@@ -77,7 +79,7 @@ def test_only_the_civ_refreshes_the_whole_base(front_desk):
 def test_same_names_and_birth_date_make_a_potential_duplicate(front_desk, civ_member):
     first = factories.identity(front_desk, birth_name="MARTIN", birth_given_names="JEANNE", birthplace_code="")
     second = factories.identity(front_desk, birth_name="Martin", birth_given_names="Jeanne Marie", birthplace_code="63220")
-    assert worklists.worklist_detect_pairs(actor=civ_member) == 1
+    assert pairs.worklist_detect_pairs(actor=civ_member) == 1
     item = open_items(Kind.DUPLICATE).get()
     assert (item.identity, item.other) == (first, second)
 
@@ -85,14 +87,14 @@ def test_same_names_and_birth_date_make_a_potential_duplicate(front_desk, civ_me
 def test_a_used_name_typed_as_a_birth_name_still_pairs_the_records(front_desk, civ_member):
     factories.identity(front_desk, birth_name="MARTIN", used_name="DUPONT", birth_given_names="CLAIRE")
     factories.identity(front_desk, birth_name="DUPONT", birth_given_names="CLAIRE")
-    worklists.worklist_detect_pairs(actor=civ_member)
+    pairs.worklist_detect_pairs(actor=civ_member)
     assert open_items(Kind.DUPLICATE).count() == 1
 
 
 def test_same_names_with_a_sign_of_two_people_make_homonyms(front_desk, civ_member):
     factories.identity(front_desk, birth_name="MARTIN", birth_given_names="CLAUDE", sex="F")
     factories.identity(front_desk, birth_name="MARTIN", birth_given_names="CLAUDE", sex="M")
-    worklists.worklist_detect_pairs(actor=civ_member)
+    pairs.worklist_detect_pairs(actor=civ_member)
     item = open_items(Kind.HOMONYM).get()
     assert "sexes différents" in item.reason
 
@@ -102,7 +104,7 @@ def test_a_typo_in_the_name_on_the_same_birth_date_makes_a_potential_duplicate(f
     factories.identity(front_desk, birth_name="LEFEVRE", birth_given_names="ANNE")
     factories.identity(front_desk, birth_name="LEFEBVRE", birth_given_names="ANNE")
     factories.identity(front_desk, birth_name="GARCIA", birth_given_names="ANNE")
-    worklists.worklist_detect_pairs(actor=civ_member)
+    pairs.worklist_detect_pairs(actor=civ_member)
     item = open_items(Kind.DUPLICATE).get()
     assert {item.identity.birth_name, item.other.birth_name} == {"LEFEVRE", "LEFEBVRE"}
     assert "proches" in item.reason
@@ -111,16 +113,16 @@ def test_a_typo_in_the_name_on_the_same_birth_date_makes_a_potential_duplicate(f
 def test_different_birth_dates_are_not_paired(front_desk, civ_member):
     factories.identity(front_desk, birth_date="1980-05-17")
     factories.identity(front_desk, birth_date="1980-05-18")
-    assert worklists.worklist_detect_pairs(actor=civ_member) == 0
+    assert pairs.worklist_detect_pairs(actor=civ_member) == 0
 
 
 def test_a_dismissed_pair_is_not_brought_back(front_desk, civ_member):
     factories.identity(front_desk)
     factories.identity(front_desk)
-    worklists.worklist_detect_pairs(actor=civ_member)
+    pairs.worklist_detect_pairs(actor=civ_member)
     item = open_items(Kind.DUPLICATE).get()
     worklists.worklist_decide(actor=civ_member, item_id=item.pk, decision=Decision.DISMISSED, note="deux sœurs jumelles")
-    assert worklists.worklist_detect_pairs(actor=civ_member) == 0
+    assert pairs.worklist_detect_pairs(actor=civ_member) == 0
     assert not open_items(Kind.DUPLICATE).exists()
 
 
@@ -128,7 +130,7 @@ def test_detection_for_one_new_identity_pairs_it_with_the_base(front_desk):
     known = factories.identity(front_desk)
     factories.identity(front_desk, birth_name="AUTRE")
     new = factories.identity(front_desk)
-    assert worklists.worklist_detect_pairs(actor=front_desk, identity_id=new.pk) == 1
+    assert pairs.worklist_detect_pairs(actor=front_desk, identity_id=new.pk) == 1
     item = open_items(Kind.DUPLICATE).get()
     assert (item.identity, item.other) == (known, new)
 
@@ -138,7 +140,7 @@ def test_detection_for_one_new_identity_pairs_it_with_the_base(front_desk):
 def test_confirming_homonyms_flags_both_identities_and_records_who_decided(front_desk, civ_member):
     first = factories.identity(front_desk, birth_given_names="CLAUDE", sex="F")
     second = factories.identity(front_desk, birth_given_names="CLAUDE", sex="M")
-    worklists.worklist_detect_pairs(actor=civ_member)
+    pairs.worklist_detect_pairs(actor=civ_member)
     item = open_items(Kind.HOMONYM).get()
     worklists.worklist_decide(actor=civ_member, item_id=item.pk, decision=Decision.CONFIRMED, note="frère et sœur")
     item.refresh_from_db()
@@ -152,7 +154,7 @@ def test_confirming_homonyms_flags_both_identities_and_records_who_decided(front
 
 def test_confirming_a_duplicate_links_the_records_for_the_merge(front_desk, civ_member):
     first, second = factories.identity(front_desk), factories.identity(front_desk)
-    worklists.worklist_detect_pairs(actor=civ_member)
+    pairs.worklist_detect_pairs(actor=civ_member)
     item = open_items(Kind.DUPLICATE).get()
     worklists.worklist_decide(actor=civ_member, item_id=item.pk, decision=Decision.CONFIRMED)
     assert IdentityLink.objects.filter(kind=IdentityLink.Kind.DOUA, identity=first, other=second).exists()
@@ -236,7 +238,7 @@ def test_the_cell_sees_every_item_with_reason_owner_and_age(front_desk, second_a
 def test_the_cell_decides_from_the_item_page_and_lands_back_on_the_queue(front_desk, civ_member):
     factories.identity(front_desk, birth_given_names="CLAUDE", sex="F")
     factories.identity(front_desk, birth_given_names="CLAUDE", sex="M")
-    worklists.worklist_detect_pairs(actor=civ_member)
+    pairs.worklist_detect_pairs(actor=civ_member)
     item = open_items(Kind.HOMONYM).get()
     client = logged_in(civ_member)
     page = client.get(reverse("admin:identities_worklistitem_change", args=[item.pk])).content.decode()
@@ -278,7 +280,7 @@ def test_the_nightly_command_fills_the_queues_as_the_system_account(front_desk):
 
     from django.core.management import call_command
 
-    from identities import roles
+    from identities.core import roles
 
     factories.identity(front_desk)
     factories.identity(front_desk)
@@ -288,10 +290,9 @@ def test_the_nightly_command_fills_the_queues_as_the_system_account(front_desk):
 
 
 def test_the_nightly_task_opens_the_queue_item_of_a_provisional_identity(front_desk, birthplaces):
-    from identities import tasks
-    from identities.models import WorklistItem
+    from identities.core.models import WorklistItem
 
     ident = factories.identity(front_desk, birth_name="NUITEUX")
     WorklistItem.objects.filter(identity=ident).delete()
-    tasks.refresh_worklists()
+    matching_tasks.refresh_worklists()
     assert WorklistItem.objects.filter(identity=ident, kind=WorklistItem.Kind.PROVISIONAL, state=WorklistItem.State.OPEN).exists()
