@@ -10,7 +10,7 @@ from identities.core.models import Attribute
 from identities.interop import clients, outbox
 from identities.interop.models import ClientApplication, OutboxMessage, Receiver
 from tests import factories
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 
 
 @pytest.fixture

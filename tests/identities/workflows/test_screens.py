@@ -8,7 +8,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from identities.core import worklists
 from identities.core.models import Status, WorklistItem
 from identities.workflows.models import InsiRecovery, InsiRun, VerificationCampaign
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 from tests.identities.workflows import people
 
 pytestmark = pytest.mark.django_db

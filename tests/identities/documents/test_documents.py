@@ -15,7 +15,7 @@ from identities.documents import datamatrix
 from identities.documents import labels as label_services
 from identities.documents import render as documents
 from tests import factories
-from tests.identities import pdfs
+from tests.identities.documents import pdfs
 
 PRINTED_AT = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
 # The matricule INSi gives the factories' identities (the one a leak would print).
@@ -160,7 +160,7 @@ def test_the_document_page_serves_a_pdf_to_the_front_desk_and_refuses_others(cli
 def test_the_identity_page_links_to_its_document_and_labels_for_those_who_may_print(front_desk, manager, birthplaces):
     from django.urls import reverse
 
-    from tests.identities.portal import logged_in
+    from tests.identities.portal.client import logged_in
 
     ident = factories.identity(front_desk)
     page = reverse("admin:identities_identity_change", args=[ident.pk])

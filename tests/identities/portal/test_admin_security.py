@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
-from tests.identities.portal import HttpsClient, logged_in
+from tests.identities.portal.client import HttpsClient, logged_in
 
 PASSWORD = "not-a-real-password-1"  # the personas' password (tests/conftest.py)
 LOGIN = "admin:login"

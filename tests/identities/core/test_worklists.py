@@ -1,7 +1,5 @@
-"""The CIV worklists: how items arrive, who sees them, how they are decided and closed."""
+"""The CIV worklists: how items arrive, how they are decided and closed, who may act on them."""
 import pytest
-from django.db import connection
-from django.urls import reverse
 
 from identities.core import services, worklists
 from identities.core.errors import NotAllowed, RuleViolation
@@ -9,7 +7,6 @@ from identities.core.models import IdentityLink, WorklistItem
 from identities.matching import pairs
 from identities.matching import tasks as matching_tasks
 from tests import factories
-from tests.identities.portal import logged_in
 
 pytestmark = pytest.mark.usefixtures("birthplaces")
 
@@ -31,8 +28,6 @@ def second_agent(django_user_model):
     user.groups.add(Group.objects.get(name=roles.FRONT_DESK))
     return user
 
-
-# --- Filling the queues ---
 
 def test_a_provisional_identity_waits_in_its_agents_queue_aged_from_its_creation(front_desk, civ_member):
     identity = factories.identity(front_desk)
@@ -73,69 +68,6 @@ def test_only_the_civ_refreshes_the_whole_base(front_desk):
     with pytest.raises(NotAllowed):
         worklists.worklists_sync(actor=front_desk)
 
-
-# --- Pairs: duplicates and homonyms ---
-
-def test_same_names_and_birth_date_make_a_potential_duplicate(front_desk, civ_member):
-    first = factories.identity(front_desk, birth_name="MARTIN", birth_given_names="JEANNE", birthplace_code="")
-    second = factories.identity(front_desk, birth_name="Martin", birth_given_names="Jeanne Marie", birthplace_code="63220")
-    assert pairs.worklist_detect_pairs(actor=civ_member) == 1
-    item = open_items(Kind.DUPLICATE).get()
-    assert (item.identity, item.other) == (first, second)
-
-
-def test_a_used_name_typed_as_a_birth_name_still_pairs_the_records(front_desk, civ_member):
-    factories.identity(front_desk, birth_name="MARTIN", used_name="DUPONT", birth_given_names="CLAIRE")
-    factories.identity(front_desk, birth_name="DUPONT", birth_given_names="CLAIRE")
-    pairs.worklist_detect_pairs(actor=civ_member)
-    assert open_items(Kind.DUPLICATE).count() == 1
-
-
-def test_same_names_with_a_sign_of_two_people_make_homonyms(front_desk, civ_member):
-    factories.identity(front_desk, birth_name="MARTIN", birth_given_names="CLAUDE", sex="F")
-    factories.identity(front_desk, birth_name="MARTIN", birth_given_names="CLAUDE", sex="M")
-    pairs.worklist_detect_pairs(actor=civ_member)
-    item = open_items(Kind.HOMONYM).get()
-    assert "sexes différents" in item.reason
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="close names need PostgreSQL trigrams")
-def test_a_typo_in_the_name_on_the_same_birth_date_makes_a_potential_duplicate(front_desk, civ_member):
-    factories.identity(front_desk, birth_name="LEFEVRE", birth_given_names="ANNE")
-    factories.identity(front_desk, birth_name="LEFEBVRE", birth_given_names="ANNE")
-    factories.identity(front_desk, birth_name="GARCIA", birth_given_names="ANNE")
-    pairs.worklist_detect_pairs(actor=civ_member)
-    item = open_items(Kind.DUPLICATE).get()
-    assert {item.identity.birth_name, item.other.birth_name} == {"LEFEVRE", "LEFEBVRE"}
-    assert "proches" in item.reason
-
-
-def test_different_birth_dates_are_not_paired(front_desk, civ_member):
-    factories.identity(front_desk, birth_date="1980-05-17")
-    factories.identity(front_desk, birth_date="1980-05-18")
-    assert pairs.worklist_detect_pairs(actor=civ_member) == 0
-
-
-def test_a_dismissed_pair_is_not_brought_back(front_desk, civ_member):
-    factories.identity(front_desk)
-    factories.identity(front_desk)
-    pairs.worklist_detect_pairs(actor=civ_member)
-    item = open_items(Kind.DUPLICATE).get()
-    worklists.worklist_decide(actor=civ_member, item_id=item.pk, decision=Decision.DISMISSED, note="deux sœurs jumelles")
-    assert pairs.worklist_detect_pairs(actor=civ_member) == 0
-    assert not open_items(Kind.DUPLICATE).exists()
-
-
-def test_detection_for_one_new_identity_pairs_it_with_the_base(front_desk):
-    known = factories.identity(front_desk)
-    factories.identity(front_desk, birth_name="AUTRE")
-    new = factories.identity(front_desk)
-    assert pairs.worklist_detect_pairs(actor=front_desk, identity_id=new.pk) == 1
-    item = open_items(Kind.DUPLICATE).get()
-    assert (item.identity, item.other) == (known, new)
-
-
-# --- Deciding ---
 
 def test_confirming_homonyms_flags_both_identities_and_records_who_decided(front_desk, civ_member):
     first = factories.identity(front_desk, birth_given_names="CLAUDE", sex="F")
@@ -194,8 +126,6 @@ def test_an_item_is_given_only_to_a_member_of_the_cell(front_desk, civ_member, c
     assert worklists.worklist_assign(actor=civ_member, item_id=item.pk, owner_id=civ_referent.pk).owner == civ_referent
 
 
-# --- The slot for INSi verification failures, fed by other workflows ---
-
 def test_an_insi_verification_failure_is_queued_once_while_open(front_desk):
     identity = factories.qualified(front_desk)
     first = worklists.worklist_add_item(actor=front_desk, kind=Kind.INSI_VERIFICATION, identity_id=identity.pk, reason="Vérification KO")
@@ -210,69 +140,6 @@ def test_a_queued_item_needs_a_known_queue_and_a_reason(front_desk):
     with pytest.raises(RuleViolation) as error:
         worklists.worklist_add_item(actor=front_desk, kind=Kind.INSI_VERIFICATION, identity_id=identity.pk, reason=" ")
     assert error.value.field == "reason"
-
-
-# --- The worklist screens ---
-
-def test_the_front_desk_sees_its_own_items_only(front_desk, second_agent, civ_member):
-    mine = factories.identity(front_desk, birth_name="MIEN")
-    factories.identity(second_agent, birth_name="AUTRE")
-    worklists.worklists_sync(actor=civ_member)
-    response = logged_in(front_desk).get(reverse(QUEUE))
-    assert [item.identity for item in response.context["cl"].result_list] == [mine]
-    other_item = WorklistItem.objects.exclude(identity=mine).get()
-    hidden = logged_in(front_desk).get(reverse("admin:identities_worklistitem_change", args=[other_item.pk]))
-    assert hidden.status_code == 302  # "does not exist" for this user: back to the list
-
-
-def test_the_cell_sees_every_item_with_reason_owner_and_age(front_desk, second_agent, civ_member):
-    factories.identity(front_desk, birth_name="PREMIER")
-    factories.identity(second_agent, birth_name="SECOND")
-    worklists.worklists_sync(actor=civ_member)
-    response = logged_in(civ_member).get(reverse(QUEUE), {"kind__exact": Kind.PROVISIONAL})
-    page = response.content.decode()
-    assert len(response.context["cl"].result_list) == 2
-    assert "camille.accueil" in page and "lou.accueil" in page and "pièce d&#x27;identité" in page
-
-
-def test_the_cell_decides_from_the_item_page_and_lands_back_on_the_queue(front_desk, civ_member):
-    factories.identity(front_desk, birth_given_names="CLAUDE", sex="F")
-    factories.identity(front_desk, birth_given_names="CLAUDE", sex="M")
-    pairs.worklist_detect_pairs(actor=civ_member)
-    item = open_items(Kind.HOMONYM).get()
-    client = logged_in(civ_member)
-    page = client.get(reverse("admin:identities_worklistitem_change", args=[item.pk])).content.decode()
-    assert "ins-differs" in page and 'id="decision-form"' in page
-    response = client.post(reverse("admin:identities_worklistitem_decide", args=[item.pk]), {"decision": "CONFIRMED", "note": "vus"})
-    assert response.status_code == 302 and response["Location"] == reverse(QUEUE)
-    item.refresh_from_db()
-    assert item.decision == Decision.CONFIRMED and item.decided_by == civ_member
-    done = client.get(reverse(QUEUE), {"etat": "traites"}).content.decode()
-    assert "dominique.civ" in done
-
-
-def test_the_front_desk_gets_no_decision_form(front_desk, civ_member):
-    identity = factories.identity(front_desk)
-    worklists.worklists_sync(actor=civ_member)
-    item = WorklistItem.objects.get(identity=identity)
-    client = logged_in(front_desk)
-    page = client.get(reverse("admin:identities_worklistitem_change", args=[item.pk])).content.decode()
-    assert 'id="decision-form"' not in page
-    client.post(reverse("admin:identities_worklistitem_decide", args=[item.pk]), {"decision": "HANDLED"})
-    item.refresh_from_db()
-    assert item.state == State.OPEN
-
-
-def test_the_cell_takes_items_and_refreshes_the_queues_from_the_list(front_desk, civ_member):
-    factories.identity(front_desk)
-    client = logged_in(civ_member)
-    client.post(reverse("admin:identities_worklistitem_refresh"))
-    item = open_items(Kind.PROVISIONAL).get()
-    client.post(reverse(QUEUE), {"action": "claim", "_selected_action": [item.pk]})
-    item.refresh_from_db()
-    assert item.owner == civ_member
-    mine = client.get(reverse(QUEUE), {"responsable": "moi"})
-    assert list(mine.context["cl"].result_list) == [item]
 
 
 def test_the_nightly_command_fills_the_queues_as_the_system_account(front_desk):

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from identities.core import selectors
 from tests import factories
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 
 pytestmark = pytest.mark.usefixtures("birthplaces")
 

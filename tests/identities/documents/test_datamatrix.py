@@ -15,7 +15,7 @@ from identities.documents.datamatrix import GS, HEADER
 from identities.documents import datamatrix
 from identities.documents import labels as label_services
 from tests import factories
-from tests.identities import pdfs
+from tests.identities.documents import pdfs
 
 NIR_TEST_OID = "1.2.250.1.213.1.4.10"
 NIA_OID = "1.2.250.1.213.1.4.9"

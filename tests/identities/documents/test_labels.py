@@ -14,7 +14,7 @@ from identities.documents.models import LabelFormat, LabelProfile
 from identities.documents import datamatrix
 from identities.documents import labels as label_services
 from tests import factories
-from tests.identities import pdfs
+from tests.identities.documents import pdfs
 
 ALL_EXTRAS = list(label_services.EXTRA_TRAITS)
 

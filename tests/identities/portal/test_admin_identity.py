@@ -8,7 +8,7 @@ from identities.core import services
 from identities.core.models import DocumentType, Identity, IdentityEvent, Status, WorklistItem
 from identities.portal.admin import CappedCountPaginator
 from tests import factories
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 
 pytestmark = pytest.mark.usefixtures("birthplaces")
 

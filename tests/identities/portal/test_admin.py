@@ -6,7 +6,7 @@ from django.urls import reverse
 from identities.core.models import Birthplace, DocumentType, IdentityEvent, IdentityLink, WorklistItem
 from identities.core.worklists import worklist_add_item
 from tests import factories
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 
 pytestmark = pytest.mark.django_db
 

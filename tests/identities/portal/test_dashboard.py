@@ -10,7 +10,7 @@ from identities.core.matricule import NIA_OID
 from identities.core.models import Identity, IdentityEvent, Status, WorklistItem
 from identities.portal import dashboard
 from tests import factories
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 
 pytestmark = pytest.mark.usefixtures("birthplaces")
 
