@@ -50,7 +50,10 @@ class FrameReader:
                 start = block.find(START_BLOCK)
                 if start < 0:
                     raise MllpError("bloc MLLP sans caractère de début (0x0B)")
-                return block[start + 1:]
+                payload = block[start + 1:]
+                if len(payload) > MAX_MESSAGE_BYTES:
+                    raise OversizeMessage(payload[:KEPT_BYTES], len(payload))
+                return payload
             if len(self._buffer) > MAX_MESSAGE_BYTES:
                 self._skip_oversize()
             chunk = self._sock.recv(65536)
