@@ -28,11 +28,11 @@ def start(command: list[str], *, stdout: int = subprocess.PIPE, stderr: int = su
                             stdout=stdout, stderr=stderr, preexec_fn=preexec_fn)
 
 
-def worker_process(queue: str, **env: str) -> subprocess.Popen:
+def worker_process(queue: str, *, stderr: int = subprocess.PIPE, **env: str) -> subprocess.Popen:
     """``celery worker`` (2 prefork processes) consuming ``queue``; it logs on its stderr."""
     return start(["-m", "celery", "-A", "insportal", "worker", "-Q", queue, "-c", "2", "-P", "prefork",
                   "--without-mingle", "--without-gossip", "--without-heartbeat"],
-                 stdout=subprocess.DEVNULL, CELERY_TASK_DEFAULT_QUEUE=queue, **env)
+                 stdout=subprocess.DEVNULL, stderr=stderr, CELERY_TASK_DEFAULT_QUEUE=queue, **env)
 
 
 def stop(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM, *, grace: float = 20.0) -> int:
