@@ -6,6 +6,7 @@ from __future__ import annotations
 import select
 import signal
 import socket
+import tempfile
 
 import hl7
 import pytest
@@ -19,8 +20,12 @@ from tests.identities.interop.test_reception import a28
 
 
 class Listener:
-    def __init__(self, process, port: int):
-        self.process, self.port = process, port
+    def __init__(self, process, port: int, log):
+        self.process, self.port, self.log = process, port, log
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", errors="replace")
 
     def exchange(self, payload: bytes) -> hl7.Message:
         with MllpClient("127.0.0.1", self.port, timeout=30) as client:
@@ -28,11 +33,12 @@ class Listener:
 
 
 def start_listener(**popen) -> Listener:
-    port = free_port()
-    process = processes.start(["manage.py", "mllp_listen", "--host", "127.0.0.1", "--port", str(port)], **popen)
+    """The listener on a free port; its log goes to a file (a pipe nobody reads would block it once full)."""
+    port, log = free_port(), tempfile.TemporaryFile()
+    process = processes.start(["manage.py", "mllp_listen", "--host", "127.0.0.1", "--port", str(port)], stderr=log, **popen)
     assert select.select([process.stdout], [], [], 60)[0], "the listener said nothing within 60 s"
     assert f"Écoute MLLP sur 127.0.0.1:{port}" in process.stdout.readline().decode()
-    return Listener(process, port)
+    return Listener(process, port, log)
 
 
 @pytest.fixture
@@ -110,4 +116,4 @@ def test_the_listener_stops_cleanly_on_sigterm_and_sigint(transactional_db, birt
     finally:
         code = processes.stop(running.process, how, grace=15)
     assert code == 0  # stopped by itself, not killed
-    assert b"Traceback" not in running.process.stderr.read()
+    assert "Traceback" not in running.stderr()
