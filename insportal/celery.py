@@ -14,8 +14,8 @@ app.autodiscover_tasks()
 @setup_logging.connect
 def _use_django_logging(**_kwargs) -> None:
     """Workers and beat log through settings.LOGGING (no exception text, no personal data), not Celery's own."""
-    from logging.config import dictConfig
-
     from django.conf import settings
 
-    dictConfig(settings.LOGGING)
+    from insportal.logs import configure
+
+    configure(settings.LOGGING)

@@ -6,6 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from insportal.env import env_bool, env_float, env_int, env_list, env_str
+from insportal.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -224,17 +225,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 
 # --- Logging: no personal data is ever logged, only identifiers and outcomes ---
-# Exceptions are written without their text (insportal/logs.py). Django's own handlers (its debug
-# console, mail_admins with the request's data) are dropped: its loggers go to ours. Celery workers
-# use this configuration too (insportal/celery.py).
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"class": "insportal.logs.RedactingFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django": {"handlers": [], "level": "INFO"},
-        "zeep": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "axes": {"level": "WARNING"},
-    },
-}
+# One configuration for every process (insportal/logs.py): exceptions without their text, access
+# lines without their query string, uncaught exceptions logged the same way. Celery workers and
+# beat (insportal/celery.py) and gunicorn (insportal/gunicorn.conf.py) use it too.
+LOGGING_CONFIG = "insportal.logs.configure"
+LOGGING = logging_config(env_str("LOG_LEVEL", "INFO"))

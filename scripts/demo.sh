@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and start the portal with demo data and the INSi simulator, on embedded defaults:
-# an SQLite file, a file-system Celery broker, no external service. Ctrl-C stops everything.
+# an SQLite file, a file-system Celery broker, no external service. Ctrl-C or SIGTERM stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,13 +23,26 @@ mkdir -p var/log
 "$PY" manage.py install_schedules
 "$PY" manage.py collectstatic --noinput -v0
 
+# Every process runs in the background and the script waits for them: a signal reaches the
+# script at once (bash runs no trap while a foreground child runs), and SIGTERM or Ctrl-C stops
+# them all; when one of them ends, the others are stopped too.
+PIDS=()
+stop_all() {
+  trap - INT TERM EXIT
+  kill -TERM "${PIDS[@]}" 2>/dev/null || true
+  wait "${PIDS[@]}" 2>/dev/null || true
+}
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
 "$CELERY" -A insportal worker --concurrency 2 >var/log/worker.log 2>&1 &
-WORKER=$!
+PIDS+=($!)
 "$CELERY" -A insportal beat >var/log/beat.log 2>&1 &
-BEAT=$!
-trap 'kill $WORKER $BEAT 2>/dev/null || true' EXIT
+PIDS+=($!)
 
 echo
 echo "Portail : http://127.0.0.1:${PORT}/  (simulateur INSi : http://127.0.0.1:${PORT}/insi-simulator/lps)"
-echo "Journaux du worker et du beat Celery : var/log/"
-"$PY" manage.py runserver "127.0.0.1:${PORT}" --noreload
+echo "Journaux du worker et du beat Celery : var/log/ ; Ctrl-C ou SIGTERM arrête tout."
+"$PY" manage.py runserver "127.0.0.1:${PORT}" --noreload &
+PIDS+=($!)
+wait -n "${PIDS[@]}"

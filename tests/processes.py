@@ -21,21 +21,40 @@ def project_env(**env: str) -> dict[str, str]:
     } | env
 
 
-def start(command: list[str], *, stdout: int = subprocess.PIPE, **env: str) -> subprocess.Popen:
+def start(command: list[str], *, stdout: int = subprocess.PIPE, stderr: int = subprocess.PIPE, preexec_fn=None,
+          executable: str = sys.executable, **env: str) -> subprocess.Popen:
     """``command`` run with this interpreter in the project's directory, in a process group of its own; stderr piped."""
-    return subprocess.Popen([sys.executable, *command], env=project_env(**env), cwd=settings.BASE_DIR, start_new_session=True,
-                            stdout=stdout, stderr=subprocess.PIPE)
+    return subprocess.Popen([executable, *command], env=project_env(**env), cwd=settings.BASE_DIR, start_new_session=True,
+                            stdout=stdout, stderr=stderr, preexec_fn=preexec_fn)
 
 
-def worker_process(queue: str, **env: str) -> subprocess.Popen:
+def worker_process(queue: str, *, stderr: int = subprocess.PIPE, **env: str) -> subprocess.Popen:
     """``celery worker`` (2 prefork processes) consuming ``queue``; it logs on its stderr."""
     return start(["-m", "celery", "-A", "insportal", "worker", "-Q", queue, "-c", "2", "-P", "prefork",
                   "--without-mingle", "--without-gossip", "--without-heartbeat"],
-                 stdout=subprocess.DEVNULL, CELERY_TASK_DEFAULT_QUEUE=queue, **env)
+                 stdout=subprocess.DEVNULL, stderr=stderr, CELERY_TASK_DEFAULT_QUEUE=queue, **env)
 
 
-def stop(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM) -> int:
-    """Signal the process group, wait for it, return its exit code."""
+def stop(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM, *, grace: float = 20.0) -> int:
+    """Signal the process group, wait for it, return its exit code; then kill whatever is left of the group.
+
+    A process still running ``grace`` seconds after the signal is killed with its group and the
+    test fails: every process the project starts stops on SIGTERM within seconds.
+    """
     if process.poll() is None:
+        _signal_group(process, how)
+    try:
+        code = process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _signal_group(process, signal.SIGKILL)
+        process.wait(timeout=30)
+        raise AssertionError(f"{' '.join(map(str, process.args))} still ran {grace:.0f} s after {how.name}: killed") from None
+    _signal_group(process, signal.SIGKILL)  # children that outlived their parent (a worker's pool)
+    return code
+
+
+def _signal_group(process: subprocess.Popen, how: signal.Signals) -> None:
+    try:
         os.killpg(process.pid, how)
-    return process.wait(timeout=30)
+    except ProcessLookupError:
+        pass

@@ -66,3 +66,26 @@ def test_a_failed_task_is_logged_by_the_worker_without_the_value_it_choked_on(ce
     assert "identities.tasks.verify_identity" in log and f"ValueError {WITHHELD}" in log
     assert "Traceback (most recent call last)" in log
     assert NAME not in log and NIR not in log
+
+
+UNCAUGHT = f"""
+import threading, django
+django.setup()
+
+def connection():
+    raise ValueError("PID|||{NIR}||{NAME}")
+
+worker = threading.Thread(target=connection)
+worker.start()
+worker.join()
+raise LookupError("no identity {NAME}")
+"""
+
+
+def test_an_exception_nobody_catches_in_any_thread_is_logged_without_its_text():
+    env = os.environ | {"DJANGO_SETTINGS_MODULE": "insportal.settings", "SECRET_KEY": "test-only", "DEBUG": "1", "LOG_LEVEL": "INFO"}
+    done = subprocess.run([sys.executable, "-c", UNCAUGHT], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"ValueError {WITHHELD}" in done.stderr and f"LookupError {WITHHELD}" in done.stderr
+    assert "in connection" in done.stderr  # the frames are kept
+    assert NAME not in done.stderr and NIR not in done.stderr

@@ -36,6 +36,9 @@ FIELD_LABELS = {
     BIRTHPLACE: "Lieu de naissance",
 }
 
+# Names and given names are stored on 100 characters (the identity's columns).
+MAX_NAME_LENGTH = 100
+
 SEXES = ("M", "F", "I")
 INSI_SEXES = ("M", "F")
 
@@ -73,6 +76,8 @@ def transliterate(value: str, *, field: str) -> str:
 
 
 def _check_layout(value: str, *, field: str, allow_double_hyphen: bool, is_given_name: bool) -> None:
+    if len(value) > MAX_NAME_LENGTH:
+        raise TraitError(field, "too_long", f"{MAX_NAME_LENGTH} caractères au plus ({len(value)} reçus)")
     bad = next((char for char in value if not _ALLOWED.match(char)), None)
     if bad is not None:
         reason = "les chiffres ne sont pas autorisés" if bad.isdigit() else f"le caractère « {bad} » n'est pas autorisé"

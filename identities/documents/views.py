@@ -1,6 +1,8 @@
 """Pages for paper and scanners: print a document or labels, and read an INS datamatrix at the desk (channel CB)."""
 from __future__ import annotations
 
+import warnings
+
 import zxingcpp
 from django import forms
 from django.conf import settings
@@ -127,15 +129,28 @@ class DatamatrixReadForm(forms.Form):
 
 # A phone photo is a few megabytes; anything far larger is not a datamatrix picture.
 MAX_IMAGE_BYTES = 15 * 1024 * 1024
+# A 48-megapixel phone photo is 8000 × 6000. The size is read from the header before any pixel is:
+# a 32 kB PNG can declare 16000 × 16000 (a decompression bomb of 256 megapixels).
+MAX_IMAGE_PIXELS = 50_000_000
 
 
 def _decode_image(upload) -> str:
     if upload.size > MAX_IMAGE_BYTES:
         raise forms.ValidationError(_("Image trop lourde (15 Mo au plus)."))
+    too_large = forms.ValidationError(_("Image trop grande : 50 millions de pixels au plus."))
     try:
-        image = Image.open(upload)
-        image.load()
-    except (UnidentifiedImageError, OSError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(upload)
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise too_large
+            # Grey levels: what the decoder reads, whatever mode the file came in (palette, CMYK, 16 bits).
+            image = image.convert("L")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise too_large from error
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
+        # A broken or hostile file makes Pillow raise any of these.
         raise forms.ValidationError(_("Le fichier joint n'est pas une image lisible.")) from error
     found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.DataMatrix, text_mode=zxingcpp.TextMode.Plain)
     if not found:

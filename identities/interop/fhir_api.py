@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from identities.core import selectors, traits
 from identities.core.diffusion import shareable_ins
-from identities.interop import clients, fhir, reception
+from identities.interop import clients, fhir, mllp, reception
 from identities.interop import selectors as channel_selectors
 from identities.interop.common import Evidence, LocalAuthority
 from identities.interop.models import ClientApplication
@@ -24,6 +24,9 @@ CONTENT_TYPE = "application/fhir+json; charset=utf-8"
 _JSON_TYPES = ("json", "application/*", "*/*")  # what an Accept header or _format may ask for
 SEARCH_PARAMETERS = {"identifier": "token", "family": "string", "given": "string", "birthdate": "date"}  # name → FHIR type
 PAGING_PARAMETERS = ("_count", "_offset")
+MAX_OFFSET = 1_000_000  # ten thousand pages of the largest size: past that a search is not paged but narrowed
+MAX_CRITERION = 200  # characters of one search value (a name is 100 at most)
+MAX_IMPORT_BYTES = 1_000_000  # a posted Patient is a few kilobytes, like an HL7 message (mllp.MAX_MESSAGE_BYTES)
 
 
 def _response(body: dict, status: int = 200, **headers) -> HttpResponse:
@@ -95,9 +98,19 @@ def _identifier_criteria(value: str) -> dict:
 def _page_numbers(request) -> tuple[int, int]:
     count = int(request.GET.get("_count") or settings.FHIR_PAGE_SIZE)
     offset = int(request.GET.get("_offset") or 0)
-    if count < 1 or offset < 0:
+    if count < 1 or not 0 <= offset <= MAX_OFFSET:
         raise ValueError
     return min(count, settings.FHIR_MAX_PAGE_SIZE), offset
+
+
+def _criterion_refusal(request) -> HttpResponse | None:
+    """A search value the database cannot compare (a NUL, another control character) or longer than any trait."""
+    for name, value in request.GET.items():
+        if len(value) > MAX_CRITERION:
+            return _problem(400, "value", f"{name} : {MAX_CRITERION} caractères au plus.", expression=name)
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            return _problem(400, "value", f"{name} : caractère de contrôle interdit.", expression=name)
+    return None
 
 
 @csrf_exempt
@@ -111,10 +124,13 @@ def patient_search(request) -> HttpResponse:
     if unknown:
         return _problem(400, "not-supported", f"Paramètre(s) non pris en charge : {', '.join(unknown)} "
                         f"(proposés : {', '.join(accepted)}).")
+    refusal = _criterion_refusal(request)
+    if refusal:
+        return refusal
     try:
         count, offset = _page_numbers(request)
     except ValueError:
-        return _problem(400, "value", "_count doit être un entier positif et _offset un entier positif ou nul.")
+        return _problem(400, "value", f"_count doit être un entier positif et _offset un entier de 0 à {MAX_OFFSET}.")
     criteria = {"family": request.GET.get("family", ""), "given": request.GET.get("given", "")}
     birthdate = request.GET.get("birthdate", "").removeprefix("eq")
     if birthdate:
@@ -152,8 +168,19 @@ def patient_import(request) -> HttpResponse:
     refusal = _refusal(request, ClientApplication.Scope.IMPORT)
     if refusal:
         return refusal
-    answer = reception.receive_fhir_patient(request.body, client_name=request.fhir_client.name, verify=reception.configured_verifier())
+    declared = request.META.get("CONTENT_LENGTH", "")
+    size = int(declared) if declared.isdigit() else 0
+    if size > MAX_IMPORT_BYTES:
+        # Read no further than what is kept of it (the same share as of an oversize HL7 message);
+        # Django would refuse request.body past DATA_UPLOAD_MAX_MEMORY_SIZE with a page of its own.
+        answer = reception.refuse_oversize_fhir(request.read(mllp.KEPT_BYTES), size, client_name=request.fhir_client.name,
+                                                limit=MAX_IMPORT_BYTES)
+    else:
+        answer = reception.receive_fhir_patient(request.body, client_name=request.fhir_client.name,
+                                                verify=reception.configured_verifier())
     headers = {"Location": _base(request) + answer.location} if answer.location else {}
+    if answer.retry_after:
+        headers["Retry-After"] = answer.retry_after
     return _response(answer.body, answer.status, **headers)
 
 

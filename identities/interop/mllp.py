@@ -1,18 +1,33 @@
 """MLLP over TCP: framing, a client that waits for each ACK, and a threaded server (pure, no Django)."""
 from __future__ import annotations
 
+import logging
 import socket
 import socketserver
 from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\r"
 # A PAM identity message is a few hundred bytes; anything this big is not one.
 MAX_MESSAGE_BYTES = 1_000_000
+# Of a message over the limit, what is kept to address and record its refusal (the MSH and more).
+KEPT_BYTES = 65_536
+# A connection that sends nothing for this long is closed (a stalled peer holds a thread).
+IDLE_SECONDS = 300.0
 
 
 class MllpError(Exception):
     """The peer broke the framing, sent too much, or closed before answering."""
+
+
+class OversizeMessage(MllpError):
+    """A framed message over MAX_MESSAGE_BYTES, read to its end: ``head`` is its first KEPT_BYTES, ``size`` its length."""
+
+    def __init__(self, head: bytes, size: int):
+        super().__init__(f"message MLLP de {size} octets, plus de {MAX_MESSAGE_BYTES} octets")
+        self.head, self.size = head, size
 
 
 def frame(payload: bytes) -> bytes:
@@ -35,15 +50,38 @@ class FrameReader:
                 start = block.find(START_BLOCK)
                 if start < 0:
                     raise MllpError("bloc MLLP sans caractère de début (0x0B)")
-                return block[start + 1:]
+                payload = block[start + 1:]
+                if len(payload) > MAX_MESSAGE_BYTES:
+                    raise OversizeMessage(payload[:KEPT_BYTES], len(payload))
+                return payload
             if len(self._buffer) > MAX_MESSAGE_BYTES:
-                raise MllpError(f"message MLLP de plus de {MAX_MESSAGE_BYTES} octets")
+                self._skip_oversize()
             chunk = self._sock.recv(65536)
             if not chunk:
                 if self._buffer.strip():
                     raise MllpError("connexion fermée au milieu d'un message MLLP")
                 return None
             self._buffer += chunk
+
+    def _skip_oversize(self) -> None:
+        """Read an oversize message to its end block in bounded memory, then raise OversizeMessage.
+
+        The next message of the connection starts after it, so the sender gets one answer per message.
+        """
+        start = self._buffer.find(START_BLOCK)
+        head = self._buffer[start + 1:][:KEPT_BYTES] if start >= 0 else self._buffer[:KEPT_BYTES]
+        size, tail = len(self._buffer) - (start + 1 if start >= 0 else 0), self._buffer[-1:]
+        while True:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise MllpError("connexion fermée au milieu d'un message MLLP")
+            window = tail + chunk
+            end = window.find(END_BLOCK)
+            if end >= 0:
+                size += end - len(tail)
+                self._buffer = window[end + len(END_BLOCK):]
+                raise OversizeMessage(head, size)
+            size, tail = size + len(chunk), chunk[-1:]
 
 
 class MllpClient:
@@ -77,10 +115,21 @@ class MllpClient:
 
 class _Connection(socketserver.BaseRequestHandler):
     def handle(self) -> None:
+        self.request.settimeout(IDLE_SECONDS)
         reader = FrameReader(self.request)
         try:
-            while (payload := reader.read()) is not None:
-                self.request.sendall(frame(self.server.respond(payload)))
+            while True:
+                try:
+                    payload = reader.read()
+                except OversizeMessage as oversize:
+                    if self.server.refuse_oversize is None:
+                        raise
+                    answer = self.server.refuse_oversize(oversize.head, oversize.size)
+                else:
+                    if payload is None:
+                        return
+                    answer = self.server.respond(payload)
+                self.request.sendall(frame(answer))
         except (MllpError, OSError):
             # A broken peer only loses its own connection; the listener goes on.
             return
@@ -93,14 +142,23 @@ class _Connection(socketserver.BaseRequestHandler):
 class MllpServer(socketserver.ThreadingTCPServer):
     """Listens for MLLP connections; ``respond`` turns each received message into its answer.
 
-    One thread per connection, messages of a connection answered in order. ``on_disconnect``
-    runs in the connection's thread when it ends (to release per-thread resources).
+    One thread per connection, messages of a connection answered in order. A message over
+    MAX_MESSAGE_BYTES is answered by ``refuse_oversize(head, size)`` (without one, its
+    connection is closed). ``on_disconnect`` runs in the connection's thread when it ends (to
+    release per-thread resources).
     """
 
     allow_reuse_address = True
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], respond: Callable[[bytes], bytes], *, on_disconnect: Callable[[], None] | None = None):
+    def __init__(self, address: tuple[str, int], respond: Callable[[bytes], bytes], *,
+                 refuse_oversize: Callable[[bytes, int], bytes] | None = None, on_disconnect: Callable[[], None] | None = None):
         self.respond = respond
+        self.refuse_oversize = refuse_oversize
         self.on_disconnect = on_disconnect
         super().__init__(address, _Connection)
+
+    def handle_error(self, request, client_address) -> None:
+        # socketserver would print the traceback, with the exception's text, to stderr: it goes
+        # through the logging configuration instead (frames and class, never the text).
+        logger.exception("MLLP connection from %s failed", client_address[0])

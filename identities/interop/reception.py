@@ -24,7 +24,7 @@ from django.utils.module_loading import import_string
 from identities.core import roles, services, traits
 from identities.core.errors import NotAllowed, RuleViolation, ServiceError
 from identities.core.models import Identity
-from identities.interop import fhir, hl7v2, selectors
+from identities.interop import fhir, hl7v2, intake, mllp, selectors
 from identities.interop.common import QUAL, MessageError, ReceivedIdentity, ReceivedIns
 from identities.interop.models import InboundMessage
 from identities.workflows.ins_integration import integrate_confirmed_ins, received_ins
@@ -162,18 +162,22 @@ def receive_external_identity(
 _HL7_LOCATIONS = {
     traits.BIRTH_NAME: "PID-5", traits.GIVEN_NAMES: "PID-5", traits.FIRST_GIVEN_NAME: "PID-5",
     traits.USED_NAME: "PID-5", traits.USED_GIVEN_NAME: "PID-5", traits.BIRTH_DATE: "PID-7",
-    traits.SEX: "PID-8", traits.BIRTHPLACE: "PID-11", "matricule": "PID-3", "oid": "PID-3",
+    traits.SEX: "PID-8", traits.BIRTHPLACE: "PID-11", "matricule": "PID-3", "oid": "PID-3", "sender_patient_id": "PID-3",
 }
 _FHIR_LOCATIONS = {
     traits.BIRTH_NAME: "Patient.name.family", traits.GIVEN_NAMES: "Patient.name.extension:birth-list-given-name",
     traits.FIRST_GIVEN_NAME: "Patient.name.given", traits.USED_NAME: "Patient.name.family",
     traits.USED_GIVEN_NAME: "Patient.name.given", traits.BIRTH_DATE: "Patient.birthDate", traits.SEX: "Patient.gender",
     traits.BIRTHPLACE: "Patient.extension:birthPlace", "matricule": "Patient.identifier", "oid": "Patient.identifier",
+    "sender_patient_id": "Patient.identifier",
 }
 
 
 def _receive(received: ReceivedIdentity, *, channel: str, source: str, control_id: str, payload: str, verify) -> ReceptionOutcome:
     """The reception and its record, in one transaction: a refusal leaves nothing behind but the refused message."""
+    if len(received.sender_patient_id) > _stored_length("sender_patient_id"):
+        raise RuleViolation(f"identifiant du patient chez l'émetteur de plus de {_stored_length('sender_patient_id')} caractères",
+                            field="sender_patient_id")
     with transaction.atomic():
         known = selectors.identity_received_from(source, received.sender_patient_id)
         if known is not None:
@@ -201,12 +205,32 @@ def _receive(received: ReceivedIdentity, *, channel: str, source: str, control_i
     return outcome
 
 
+def _stored_length(name: str) -> int:
+    return InboundMessage._meta.get_field(name).max_length
+
+
+def _fit(value: str, name: str) -> str:
+    """A value of a refused message cut to its column (the payload keeps it whole)."""
+    return intake.storable(value)[:_stored_length(name)]
+
+
 def _reject(*, channel: str, source: str, control_id: str, payload: str, error: MessageError) -> None:
     InboundMessage.objects.create(
-        channel=channel, source=source, control_id=control_id, payload=payload, state=State.REJECTED,
-        error_location=error.location, error=error.message,
+        channel=channel, source=_fit(source, "source"), control_id=_fit(control_id, "control_id"), payload=intake.storable(payload),
+        state=State.REJECTED, error_location=_fit(error.location, "error_location"), error=intake.storable(error.message),
     )
-    logger.info("%s message %s refused at %s", channel, control_id or "(no id)", error.location)
+    logger.info("%s message refused at %s", channel, _fit(error.location, "error_location"))
+
+
+def _record_failure(*, channel: str, source: str, payload: str) -> MessageError:
+    """Our own failure (logged without its text): the message is kept if the database still answers."""
+    logger.exception("%s message could not be handled", channel)
+    failure = MessageError("message", "erreur interne du destinataire : renvoyer le message plus tard", code="internal")
+    try:
+        _reject(channel=channel, source=source, control_id="", payload=payload, error=failure)
+    except Exception:
+        logger.exception("%s message could not be stored", channel)
+    return failure
 
 
 def _as_message_error(error: ServiceError, locations: dict[str, str]) -> MessageError:
@@ -241,7 +265,9 @@ def receive_hl7(raw: bytes, *, verify: Verifier | None = None) -> bytes:
     text, header = raw.decode("utf-8", errors="replace"), None
     try:
         text = _decode(raw)
+        intake.check_hl7_text(text)
         header = hl7v2.read_header(text)
+        intake.check_hl7_header(header)
         received = hl7v2.read_patient_message(text)
         try:
             outcome = _receive(received.identity, channel=InboundMessage.Channel.HL7, source=_hl7_source(header),
@@ -253,10 +279,22 @@ def receive_hl7(raw: bytes, *, verify: Verifier | None = None) -> bytes:
                 payload=text, error=error)
         return _ack(header, "AR" if error.code == "unsupported" else "AE", error.message, error)
     except Exception:
-        logger.exception("HL7 message could not be handled")
-        failure = MessageError("message", "erreur interne du destinataire : renvoyer le message plus tard", code="internal")
+        failure = _record_failure(channel=InboundMessage.Channel.HL7, source=_hl7_source(header), payload=text)
         return _ack(header, "AR", failure.message, failure)
     return _ack(header, "AA", outcome.message)
+
+
+def refuse_oversize_hl7(head: bytes, size: int) -> bytes:
+    """An MLLP message over the size limit: its beginning stored, refused (AE: sending it again will not help)."""
+    text = head.decode("utf-8", errors="replace")
+    try:
+        header = hl7v2.read_header(text)
+    except MessageError:
+        header = None
+    error = intake.oversize_error(size, limit=mllp.MAX_MESSAGE_BYTES, kept=mllp.KEPT_BYTES)
+    _reject(channel=InboundMessage.Channel.HL7, source=_hl7_source(intake.echoable(header)),
+            control_id=header.control_id if header else "", payload=text, error=error)
+    return _ack(header, "AE", error.message, error)
 
 
 def _hl7_source(header: hl7v2.ReceivedHeader | None) -> str:
@@ -264,6 +302,7 @@ def _hl7_source(header: hl7v2.ReceivedHeader | None) -> str:
 
 
 def _ack(header: hl7v2.ReceivedHeader | None, code: str, text: str, error: MessageError | None = None) -> bytes:
+    header = intake.echoable(header)  # what cannot be echoed is left out: the ACK goes all the same
     ack = hl7v2.build_ack(
         header=_our_header(header), trigger=header.trigger if header else "", acknowledged_id=header.control_id if header else "",
         code=code, text=text, error=error,
@@ -276,6 +315,15 @@ class FhirAnswer:
     status: int
     body: dict
     location: str = ""
+    retry_after: str = ""
+
+
+def refuse_oversize_fhir(head: bytes, size: int, *, client_name: str, limit: int) -> FhirAnswer:
+    """A posted body over the size limit: its beginning stored, refused (413)."""
+    error = intake.oversize_error(size, limit=limit, kept=len(head))
+    _reject(channel=InboundMessage.Channel.FHIR, source=f"FHIR {client_name}", control_id="",
+            payload=head.decode("utf-8", errors="replace"), error=error)
+    return FhirAnswer(413, fhir.operation_outcome("error", "too-costly", error.message))
 
 
 def receive_fhir_patient(body: bytes, *, client_name: str, verify: Verifier | None = None) -> FhirAnswer:
@@ -287,15 +335,24 @@ def receive_fhir_patient(body: bytes, *, client_name: str, verify: Verifier | No
             data = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise MessageError("(corps)", f"le corps n'est pas du JSON UTF-8 valide ({error})", code="structure") from None
+        except RecursionError:
+            raise MessageError("(corps)", f"JSON imbriqué sur plus de {intake.MAX_JSON_DEPTH} niveaux", code="structure") from None
+        intake.check_json(data)
         received = fhir.read_patient(data)
+        control_id = str(data.get("id", ""))
+        if len(control_id) > intake.MAX_CONTROL_ID:
+            raise MessageError("Patient.id", f"identifiant de la ressource de plus de {intake.MAX_CONTROL_ID} caractères")
         try:
             outcome = _receive(received, channel=InboundMessage.Channel.FHIR, source=source,
-                               control_id=str(data.get("id", "")), payload=text, verify=verify)
+                               control_id=control_id, payload=text, verify=verify)
         except ServiceError as error:
             raise _as_message_error(error, _FHIR_LOCATIONS) from error
     except MessageError as error:
         _reject(channel=InboundMessage.Channel.FHIR, source=source, control_id="", payload=text, error=error)
         return FhirAnswer(400, fhir.operation_outcome("error", error.code, error.message, expression=error.location))
+    except Exception:
+        failure = _record_failure(channel=InboundMessage.Channel.FHIR, source=source, payload=text)
+        return FhirAnswer(503, fhir.operation_outcome("error", "transient", failure.message), retry_after="60")
     if outcome.identity is None:
         return FhirAnswer(202, fhir.operation_outcome("warning", "informational", outcome.message))
     return FhirAnswer(201, fhir.operation_outcome("information", "informational", outcome.message),

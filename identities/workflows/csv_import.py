@@ -31,8 +31,18 @@ COLUMNS = {
     "oid": (False, gettext_lazy("OID de l'autorité du matricule (obligatoire avec le matricule)")),
     "identifiant_externe": (False, gettext_lazy("identifiant chez l'émetteur, repris dans le compte rendu")),
 }
+# Limits, documented in docs/workflows.md: a file of 10,000 rows at most (16 MB), a cell of 100
+# characters (no trait or identifier is longer); a row breaking one is refused, the others go on.
 MAX_ROWS = 10_000
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_CELL = 100
 _FIELD_LABELS = {**traits.FIELD_LABELS, "matricule": "Matricule INS", "matricule_ins": "Matricule INS", "oid": "OID"}
+# The column where each rule's field sits, to name it in a refusal.
+_FIELD_COLUMNS = {
+    traits.BIRTH_NAME: "nom_naissance", traits.GIVEN_NAMES: "prenoms_naissance", traits.FIRST_GIVEN_NAME: "prenoms_naissance",
+    traits.BIRTH_DATE: "date_naissance", traits.SEX: "sexe", traits.BIRTHPLACE: "lieu_naissance", traits.USED_NAME: "nom_utilise",
+    traits.USED_GIVEN_NAME: "prenom_utilise", "matricule": "matricule_ins", "matricule_ins": "matricule_ins", "oid": "oid",
+}
 
 CREATED, MATCHED, REJECTED = "created", "matched", "rejected"
 RESULT_LABELS = {CREATED: gettext_lazy("créée"), MATCHED: gettext_lazy("rapprochée"), REJECTED: gettext_lazy("rejetée")}
@@ -54,6 +64,7 @@ class RowReport:
     identity_id: int | None = None
     ins: str = ""
     reason: str = ""
+    column: str = ""  # of a refused row, the column at fault when one is
 
     @property
     def result_label(self) -> str:
@@ -71,8 +82,15 @@ class ImportReport:
     def count(self, result: str) -> int:
         return sum(row.result == result for row in self.rows)
 
+    @property
+    def summary(self) -> str:
+        return _("%(created)d créée(s), %(matched)d rapprochée(s), %(rejected)d rejetée(s).") % {
+            "created": self.count(CREATED), "matched": self.count(MATCHED), "rejected": self.count(REJECTED)}
+
 
 def _decode(content: bytes | str) -> str:
+    if len(content) > MAX_FILE_BYTES:
+        raise RuleViolation(_("fichier trop lourd : %(max)d Mo au plus par import") % {"max": MAX_FILE_BYTES // 2**20}, field="file")
     if isinstance(content, str):
         return content
     try:
@@ -87,13 +105,32 @@ class _Semicolons(csv.excel):
     delimiter = ";"
 
 
-def _reader(text: str) -> csv.DictReader:
+class _Lines:
+    """The file's lines as the CSV reader takes them, counted: a row the reader cannot read is named by its line."""
+
+    def __init__(self, text: str):
+        self._lines = iter(io.StringIO(text))
+        self.number, self.last = 0, ""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        self.last = next(self._lines)
+        self.number += 1
+        return self.last
+
+
+def _reader(lines: _Lines, sample: str) -> csv.DictReader:
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=";,\t")
+        dialect = csv.Sniffer().sniff(sample, delimiters=";,\t")
     except csv.Error:
         dialect = _Semicolons
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    reader = csv.DictReader(lines, dialect=dialect)
+    try:
+        header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    except csv.Error:
+        raise RuleViolation(_("ligne d'en-tête illisible (une cellule de plus de 128 Kio)"), field="file") from None
     missing = [name for name, (required, _what) in COLUMNS.items() if required and name not in header]
     unknown = [name for name in header if name not in COLUMNS]
     if missing or unknown:
@@ -111,26 +148,62 @@ def identities_import_csv(*, actor, content: bytes | str) -> ImportReport:
     """Import every row in its own transaction; a rejected row leaves nothing behind and says why."""
     require_permission(actor, "identities.import_identities_csv", _("Refusé : vous n'avez pas le droit d'importer des identités."))
     require_permission(actor, "identities.add_identity", _("Refusé : vous n'avez pas le droit de créer une identité."))
-    reader = _reader(_decode(content))
-    rows = []
-    for row in reader:
+    text = _decode(content)
+    lines = _Lines(text)
+    reader = _reader(lines, text[:4096])
+    rows = []  # (line, the row's values or, for a row the reader could not read, the column at fault)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            # Python's reader refuses a field over 128 KiB, then goes on with the next line.
+            row = _unreadable_column(lines.last, reader)
         if len(rows) == MAX_ROWS:
             raise RuleViolation(_("fichier trop long : %(max)d lignes au plus par import") % {"max": MAX_ROWS}, field="file")
-        rows.append((reader.line_num, {name: (value or "").strip() for name, value in row.items() if name}))
+        if isinstance(row, str):
+            rows.append((lines.number, row))
+        else:
+            rows.append((reader.line_num, {name: (value or "").strip() for name, value in row.items() if name}))
     report = ImportReport()
     for line_number, values in rows:
-        line = RowReport(line=line_number, result=REJECTED, external_id=values.get("identifiant_externe", ""))
+        line = RowReport(line=line_number, result=REJECTED)
         try:
+            _check_cells(values)
+            line.external_id = values.get("identifiant_externe", "")
             with transaction.atomic():
                 _import_row(actor, values, line)
         except ServiceError as error:
             line.result, line.identity_id, line.ins = REJECTED, None, ""
+            line.column = _FIELD_COLUMNS.get(error.field or "", error.field if error.field in COLUMNS else "")
             label = _FIELD_LABELS.get(error.field or "")
             line.reason = f"{label} : {error.message}" if label else error.message
         report.rows.append(line)
     logger.info("CSV import by user=%s: created=%s matched=%s rejected=%s", actor.pk,
                 report.count(CREATED), report.count(MATCHED), report.count(REJECTED))
     return report
+
+
+def _unreadable_column(raw_line: str, reader: csv.DictReader) -> str:
+    """The column of the first field too large for the reader, found on the raw line."""
+    pieces = raw_line.split(reader.reader.dialect.delimiter)
+    index = next((number for number, piece in enumerate(pieces) if len(piece) > MAX_CELL), 0)
+    names = reader.fieldnames or []
+    return names[index] if index < len(names) else ""
+
+
+def _check_cells(values: dict | str) -> None:
+    """Every cell within MAX_CELL; ``values`` is a column's name when the reader could not read the row."""
+    if isinstance(values, str):
+        raise RuleViolation(_("cellule illisible : plus de 128 Kio (%(max)d caractères au plus)") % {"max": MAX_CELL}, field=values)
+    for name, value in values.items():
+        if len(value) > MAX_CELL:
+            raise RuleViolation(_("%(max)d caractères au plus par cellule (%(length)d reçus)") % {"max": MAX_CELL, "length": len(value)},
+                                field=name)
+        control = next((char for char in value if ord(char) < 32 or ord(char) == 127), None)
+        if control is not None:
+            raise RuleViolation(_("caractère de contrôle 0x%(code)02X interdit") % {"code": ord(control)}, field=name)
 
 
 def _strict(values: dict) -> traits.StrictTraits:

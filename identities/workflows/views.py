@@ -210,7 +210,9 @@ def import_page(request, *, site):
     report = None
     if request.method == "POST" and form.is_valid():
         try:
-            report = csv_import.identities_import_csv(actor=request.user, content=form.cleaned_data["file"].read())
+            # Read no more than the limit and a byte, for the import to refuse a file over it.
+            report = csv_import.identities_import_csv(actor=request.user,
+                                                      content=form.cleaned_data["file"].read(csv_import.MAX_FILE_BYTES + 1))
         except ServiceError as error:
             form.add_error("file", error.message)
     return _render(request, site, "import.html", _("Import d'identités reçues d'un autre domaine (CSV)"), form=form, report=report,

@@ -33,9 +33,9 @@ class Command(BaseCommand):
                 parts.append(f"identité n° {row.identity_id}")
             if row.ins:
                 parts.append(row.ins_label)
+            if row.column:
+                parts.append(f"colonne {row.column}")
             if row.reason and row.result == "rejected":
                 parts.append(row.reason)
             self.stdout.write(" — ".join(parts))
-        self.stdout.write(
-            f"{report.count('created')} créée(s), {report.count('matched')} rapprochée(s), {report.count('rejected')} rejetée(s)."
-        )
+        self.stdout.write(report.summary)

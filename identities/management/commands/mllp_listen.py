@@ -1,12 +1,22 @@
 """manage.py mllp_listen: receive HL7 v2 A28/A31 identity messages from another identification domain over MLLP."""
 from __future__ import annotations
 
+import signal
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connections
 
 from identities.interop import reception
 from identities.interop.mllp import MllpServer
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT: leave the serving loop."""
+
+
+def _stop(signum, frame):
+    raise _Stop
 
 
 class Command(BaseCommand):
@@ -23,13 +33,18 @@ class Command(BaseCommand):
         server = MllpServer(
             (host, port),
             respond=lambda raw: reception.receive_hl7(raw, verify=verify),
+            refuse_oversize=reception.refuse_oversize_hl7,
             # Each connection has its own thread, hence its own database connection: closed with it.
             on_disconnect=connections.close_all,
         )
-        self.stdout.write(f"Écoute MLLP sur {host}:{server.server_address[1]} (Ctrl-C pour arrêter).")
+        # Both signals set explicitly: a shell starts a background job with SIGINT ignored, and
+        # a service manager stops it with SIGTERM.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _stop)
+        self.stdout.write(f"Écoute MLLP sur {host}:{server.server_address[1]} (Ctrl-C ou SIGTERM pour arrêter).")
         try:
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        except _Stop:
+            self.stdout.write("Arrêt de l'écoute MLLP.")
         finally:
             server.server_close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import pytest
 import zxingcpp
@@ -266,3 +267,24 @@ def test_the_desk_page_offers_a_focused_field_for_the_scanner_and_an_image_uploa
     page = desk.get(reverse("documents:datamatrix_read"), secure=True).content.decode()
     assert 'name="scan"' in page and "autofocus" in page
     assert 'name="image"' in page and 'enctype="multipart/form-data"' in page
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("image", "message"), [
+    (Image.new("1", (16000, 16000), 1), "Image trop grande : 50 millions de pixels au plus."),
+    (Image.new("L", (50_001, 1000), 255), "Image trop grande : 50 millions de pixels au plus."),
+], ids=["decompression-bomb", "over-50-megapixels"])
+def test_an_image_declaring_too_many_pixels_is_refused_before_it_is_decoded(desk, image, message):
+    photo = _png(image)
+    assert len(photo) < 100_000  # small on the wire, huge once decoded
+    response = desk.post(reverse("documents:datamatrix_read"), {
+        "action": "read", "image": SimpleUploadedFile("photo.png", photo, content_type="image/png"),
+    }, secure=True)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+

@@ -1,5 +1,4 @@
 """End to end with a real Celery worker on Redis: the commit of an identity event sends its HL7 message to a loopback system, retries and resumes on their own."""
-import os
 import time
 
 import pytest
@@ -19,12 +18,6 @@ from tests.identities.interop.conftest import LoopbackSystem, free_port
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
 
-def _broker_url() -> str:
-    # One Redis database per pytest-xdist worker, so two workers never take each other's tasks.
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
-    return os.environ.get("TEST_CELERY_BROKER_URL") or f"redis://127.0.0.1:6379/{5 + int(worker)}"
-
-
 def _close_connections(**_kwargs):
     # The worker's thread has its own database connection: closed after each task, so the
     # test database can be flushed and dropped.
@@ -32,16 +25,18 @@ def _close_connections(**_kwargs):
 
 
 @pytest.fixture
-def worker(settings):
+def worker(settings, celery_queue):
+    # The broker of this run (CELERY_BROKER_URL) and a queue of this test's own: nothing of another
+    # run's queues is consumed or emptied.
     app = TestApp(set_as_current=False, config={
-        "broker_url": _broker_url(), "result_backend": "cache+memory://", "timezone": settings.TIME_ZONE,
-        "worker_prefetch_multiplier": 1, "task_acks_late": True,
+        "broker_url": settings.CELERY_BROKER_URL, "result_backend": "cache+memory://", "timezone": settings.TIME_ZONE,
+        "worker_prefetch_multiplier": 1, "task_acks_late": True, "task_default_queue": celery_queue,
     })
     task_postrun.connect(_close_connections, weak=False)
     try:
         with setup_default_app(app):
-            app.control.purge()
-            with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
+            with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10,
+                              queues=[celery_queue]):
                 yield app
     finally:
         task_postrun.disconnect(_close_connections)

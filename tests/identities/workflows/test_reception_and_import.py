@@ -150,3 +150,32 @@ def test_the_command_prints_the_report(insi, civ_member, tmp_path, capsys):
 
     out = capsys.readouterr().out
     assert "ligne 2" in out and "créée" in out and "EXT-9" in out
+
+
+def test_oversized_cells_refuse_their_row_naming_line_and_column_and_the_import_goes_on(insi, civ_member, tmp_path, capsys):
+    path = tmp_path / "recus.csv"
+    path.write_text(HEADER + "\n".join([
+        "ADRUN;ZOE;31/12/1975;F;63220;;;EXT-1",
+        f"{'D' * 101};ZOE;31/12/1975;F;63220;;;EXT-2",
+        f"DUBOIS;ANNE;15/03/1979;F;63220;;;{'X' * 1_000_000}",
+        "MARTIN;JEAN;01/01/1980;M;;;;EXT-4",
+        "NESSI;NATHA\x00LIE;14/07/1977;F;63220;;;EXT-5",
+        f"LEROY;PAUL;02/02/1982;M;;;;{'Y' * 120}",
+    ]) + "\n", encoding="utf-8")
+
+    call_command("import_identities_csv", str(path), "--user", civ_member.username)
+
+    out = capsys.readouterr().out.splitlines()
+    refused = {line: reason for line, reason in (row.split(" — ", 1) for row in out[:-1]) if "rejetée" in reason}
+    assert set(refused) == {"ligne 3", "ligne 4", "ligne 6", "ligne 7"}
+    assert "colonne nom_naissance" in refused["ligne 3"] and "100 caractères au plus" in refused["ligne 3"]
+    assert "colonne identifiant_externe" in refused["ligne 4"] and "illisible" in refused["ligne 4"]
+    assert "colonne prenoms_naissance" in refused["ligne 6"] and "0x00" in refused["ligne 6"]
+    assert "colonne identifiant_externe" in refused["ligne 7"] and "120 reçus" in refused["ligne 7"]
+    assert out[-1] == "2 créée(s), 0 rapprochée(s), 4 rejetée(s)."
+    assert sorted(Identity.objects.values_list("birth_name", flat=True)) == ["ADRUN", "MARTIN"]
+
+
+def test_a_file_over_the_size_limit_is_refused_whole(civ_member):
+    with pytest.raises(RuleViolation, match="Mo au plus"):
+        csv_import.identities_import_csv(actor=civ_member, content=HEADER.encode() + b"x" * csv_import.MAX_FILE_BYTES)
