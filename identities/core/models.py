@@ -82,6 +82,13 @@ def _not_unreliable(identity: Identity) -> bool:
     return not (identity.doubtful or identity.fictitious)
 
 
+def _birthplace_allows(target):
+    """A condition: the identity's birthplace may be carried in the status the transition leads to (99999)."""
+    def condition(identity: Identity) -> bool:
+        return traits.unknown_birthplace_refusal(identity.birthplace_code, status=target(identity)) is None
+    return condition
+
+
 class Identity(ConcurrentTransitionMixin, models.Model):
     """A person as the facility knows them: traits, status, attributes and the active INS."""
 
@@ -230,7 +237,7 @@ class Identity(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=[Status.PROV, Status.RECUP],
         target=RETURN_VALUE(Status.VALI, Status.QUAL),
-        conditions=[_not_unreliable],
+        conditions=[_not_unreliable, _birthplace_allows(lambda identity: Status.VALI)],
         permission="identities.record_document_check",
     )
     def document_validated(self):
@@ -241,7 +248,7 @@ class Identity(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=[Status.PROV, Status.VALI],
         target=RETURN_VALUE(Status.RECUP, Status.QUAL),
-        conditions=[_not_unreliable],
+        conditions=[_not_unreliable, _birthplace_allows(lambda identity: Status.RECUP if identity.status == Status.PROV else Status.QUAL)],
         permission="identities.use_insi",
     )
     def insi_identity_accepted(self):
@@ -262,6 +269,7 @@ class Identity(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=list(INSI_STATUSES),
         target=RETURN_VALUE(Status.PROV, Status.VALI),
+        conditions=[_birthplace_allows(lambda identity: DOWNGRADE[Status(identity.status)])],
         permission="identities.invalidate_ins",
     )
     def ins_invalidated(self):

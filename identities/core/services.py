@@ -92,6 +92,9 @@ def _transition(identity: Identity, name: str, actor, *, reason: str, channel: s
     if not can_proceed(method):
         if identity.doubtful or identity.fictitious:
             raise NotAllowed(f"Refusé : {what} est impossible sur une identité douteuse ou fictive.")
+        if identity.birthplace_code == traits.UNKNOWN_BIRTHPLACE and can_proceed(method, check_conditions=False):
+            refusal = traits.unknown_birthplace_refusal(identity.birthplace_code, status=Status.QUAL)
+            raise RuleViolation(f"Refusé : {what} est impossible, {refusal}.", field=traits.BIRTHPLACE)
         raise NotAllowed(f"Refusé : {what} n'est pas possible depuis le statut « {identity.get_status_display()} ».")
     if not has_transition_perm(method, actor):
         raise NotAllowed(f"Refusé : vous n'avez pas l'habilitation pour {what}.")
@@ -105,8 +108,11 @@ def _as_violation(error: Exception) -> RuleViolation:
     return RuleViolation(getattr(error, "message", str(error)), field=getattr(error, "field", None))
 
 
-def _check_birthplace(code: str) -> None:
-    if code and not Birthplace.objects.filter(code=code).exists():
+def _check_birthplace(code: str, *, status: str = Status.PROV) -> None:
+    refusal = traits.unknown_birthplace_refusal(code, status=status)
+    if refusal:
+        raise RuleViolation(refusal, field=traits.BIRTHPLACE)
+    if code and code != traits.UNKNOWN_BIRTHPLACE and not Birthplace.objects.filter(code=code).exists():
         raise RuleViolation(f"code INSEE {code} inconnu du référentiel des communes et pays (COG)", field=traits.BIRTHPLACE)
 
 
@@ -243,7 +249,8 @@ def identity_update_traits(*, actor, identity_id: int, expected_version: int | N
         if not diff:
             return UpdateOutcome(identity=identity, changed=[])
         if "birthplace_code" in diff:
-            _check_birthplace(diff["birthplace_code"])
+            # A locked identity is downgraded by the change: the transition checks its new status.
+            _check_birthplace(diff["birthplace_code"], status=Status.PROV if identity.is_locked else identity.status)
         locked_changes = sorted(set(diff) & set(STRICT_TRAIT_FIELDS)) if identity.is_locked else []
         outcome = UpdateOutcome(identity=identity, changed=sorted(diff), from_status=identity.status)
         if locked_changes:
