@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from identities.core import traits
@@ -50,6 +52,19 @@ class BatchForm(forms.Form):
         label=_("File de travail"), choices=[("", "—")] + [(k, label) for k, label in WorklistItem.Kind.choices if k != "DPOT"],
         help_text=_("Les identités des éléments ouverts de cette file (celles que vous voyez)."),
     )
+    count = forms.IntegerField(
+        label=_("Nombre d'identités"), min_value=1,
+        help_text=_("Les plus anciennes de la file, interrogées une par une ; au plus %(max)d par lot."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bound = settings.INSI_RECOVERY_BATCH_MAX
+        field = self.fields["count"]
+        field.max_value, field.initial = bound, bound
+        field.validators.append(MaxValueValidator(bound))
+        field.widget.attrs["max"] = bound
+        field.help_text = field.help_text % {"max": bound}
 
 
 class ImportForm(forms.Form):

@@ -48,6 +48,11 @@ def _refuse_if_needed(identity: Identity) -> None:
         raise NotAllowed(refusal) if identity.doubtful or identity.fictitious else RuleViolation(refusal)
 
 
+def _refuse_automatic(context: insi.CallContext | None) -> None:
+    if context is not None and context.mode != insi.Mode.MANU:
+        raise NotAllowed(_("Refusé : la récupération de l'INS est déclenchée par un utilisateur, jamais par une tâche automatique."))
+
+
 def _normalised_query(identity: Identity, *, birth_name, given_names, birthplace) -> dict:
     """The traits sent: the identity's, or those typed for a retry, in INSi form."""
     try:
@@ -78,9 +83,11 @@ def recovery_search(
     ``birth_name``, ``given_names`` and ``birthplace`` replace the identity's own for a retry
     (01/02 guidance). The calls, their outcome and a 00's full image are recorded in the same
     transaction as any change to the identity; a 00 is fed automatically only when the
-    similarity threshold is set and reached.
+    similarity threshold is set and reached. A search is a user's act (INSI-MANU): an automatic
+    context (a job, a campaign) is refused, so no task can recover over the base or an import.
     """
     require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    _refuse_automatic(context)
     with transaction.atomic():
         identity = lock_identity(identity_id)
         _refuse_if_needed(identity)
@@ -94,6 +101,7 @@ def recovery_search(
 def recovery_search_with_vitale(*, actor, identity_id: int, card: VitaleCard, context: insi.CallContext | None = None) -> InsiRecovery:
     """Search the identity's INS with the data of a carte Vitale (read by a card reader or typed)."""
     require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    _refuse_automatic(context)
     with transaction.atomic():
         identity = lock_identity(identity_id)
         _refuse_if_needed(identity)

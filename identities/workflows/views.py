@@ -163,7 +163,7 @@ def batch(request, *, site):
         raise PermissionDenied
     form = BatchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        ids = campaigns.worklist_identity_ids(form.cleaned_data["worklist_kind"], request.user)
+        ids = campaigns.worklist_identity_ids(form.cleaned_data["worklist_kind"], request.user, limit=form.cleaned_data["count"])
         if ids:
             return start_batch(request, ids)
         form.add_error("worklist_kind", _("aucun élément ouvert dans cette file"))
