@@ -31,6 +31,8 @@ class RetryForm(forms.Form):
         label=traits.FIELD_LABELS[traits.BIRTHPLACE], max_length=5, required=False,
         help_text=_("Code INSEE de la commune, ou 99 + code pays (naissance à l'étranger)."),
     )
+    # Set by a one-click guided retry (guided_retry.Variant), traced with the search; empty when typed.
+    variant = forms.CharField(required=False, max_length=80, widget=forms.HiddenInput)
 
 
 class VitaleForm(forms.Form):

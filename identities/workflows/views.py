@@ -17,6 +17,7 @@ from identities.core.models import Identity, WorklistItem
 from identities.core.screens import apply_service_error
 from identities.workflows import campaigns, csv_import, recovery
 from identities.workflows.forms import BatchForm, ImportForm, RejectForm, RetryForm, VitaleForm
+from identities.workflows.guided_retry import variant_label
 from identities.workflows.models import InsiRecovery, InsiRun, InsiRunItem
 from identities.workflows.similarity import FORMULA
 from identities.workflows.verification import Verdict, verification_refusal, verification_verify
@@ -115,7 +116,7 @@ def recovery_page(request, pk: int, *, site):
     return _render(
         request, site, "recovery.html", _("Récupération INSi : %(state)s") % {"state": found.get_state_display()},
         identity=identity, recovery=found, rows=recovery.recovery_comparison(found), guidance=recovery.guidance(found),
-        formula=FORMULA, reject_form=reject_form, retry_form=retry_form,
+        formula=FORMULA, reject_form=reject_form, retry_form=retry_form, variant=variant_label(found.query.get("variant", "")),
         can_see_exchanges=request.user.has_perm("insi.view_exchange"), subtitle=str(identity),
     )
 
@@ -135,7 +136,7 @@ def _decide(request, found: InsiRecovery, reject_form: RejectForm, retry_form: R
             data = retry_form.cleaned_data
             again = recovery.recovery_search(
                 actor=request.user, identity_id=found.identity_id, birth_name=data["birth_name"],
-                given_names=data["birth_given_names"], birthplace=data["birthplace_code"],
+                given_names=data["birth_given_names"], birthplace=data["birthplace_code"], variant=data["variant"],
             )
             return HttpResponseRedirect(reverse("admin:insi_recovery", args=[again.pk]))
     except ServiceError as error:
