@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from identities.core import matricule, roles, traits
+from identities.core import derogations, matricule, roles, traits
 
 
 class Status(models.TextChoices):
@@ -329,6 +329,7 @@ class DocumentType(models.Model):
         HIGH = "HIGH", _("Haut niveau de confiance (valide seule)")
         WITH_COMPANION = "COMPANION", _("Valide avec une pièce complémentaire (parent, carte Vitale avec photo)")
         COMPANION_ONLY = "SUPPORT", _("Uniquement en complément")
+        EXCEPTION = "EXCEPTION", _("Valide seulement dans une dérogation RNIV 2024 (mineur, aide sociale à l'enfance)")
         NONE = "NONE", _("Ne permet pas de valider")
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
@@ -359,6 +360,10 @@ class DocumentCheck(models.Model):
     )
     expiry_date = models.DateField(_("date d'expiration"), null=True, blank=True)
     validates = models.BooleanField(_("permet la validation"), default=False, editable=False)
+    derogation = models.CharField(
+        _("dérogation RNIV utilisée"), max_length=16, choices=derogations.CHOICES, blank=True, default="", editable=False,
+        help_text=_("La combinaison de pièces admise par exception (EHPAD, mineur, aide sociale à l'enfance)."),
+    )
     checked_at = models.DateTimeField(_("contrôlée le"))
     checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("contrôlée par"))
     withdrawn_at = models.DateTimeField(_("retirée le"), null=True, blank=True)

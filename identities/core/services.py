@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
-from identities.core import matricule, selectors, traits
+from identities.core import derogations, matricule, selectors, traits
 from identities.core.errors import ConflictError, NotAllowed, RuleViolation, require_permission
 from identities.core.events import identity_event_recorded
 from identities.core.models import (
@@ -285,12 +285,29 @@ class DocumentOutcome:
     message: str
 
 
-def _document_validates(document_type: DocumentType, companion: DocumentType | None) -> bool:
-    if document_type.trust == DocumentType.Trust.HIGH:
-        return True
-    if document_type.trust == DocumentType.Trust.WITH_COMPANION and companion is not None:
-        return companion.trust in (DocumentType.Trust.HIGH, DocumentType.Trust.COMPANION_ONLY)
-    return False
+def _derogation_used(identity: Identity, document_type: DocumentType, companion: DocumentType | None, derogation: str,
+                     day: date) -> str:
+    """The RNIV 2024 exception this check relies on: the one named (refused unless it applies), else the one that fits."""
+    presented = derogations.Presented(
+        document=document_type.code, document_high_trust=document_type.trust == DocumentType.Trust.HIGH,
+        companion=companion.code if companion else "", companion_high_trust=bool(companion and companion.trust == DocumentType.Trust.HIGH),
+    )
+    if derogation:
+        refused = derogations.refusal(derogation, presented, birth_date=identity.birth_date, day=day)
+        if refused:
+            raise RuleViolation(refused[1], field=refused[0])
+        return derogation
+    if presented.document_high_trust:
+        return ""
+    return derogations.applicable(presented, birth_date=identity.birth_date, day=day)
+
+
+def _not_validating_message(document_type: DocumentType) -> str:
+    uses = [rule for rule in derogations.EXCEPTIONS.values() if document_type.code in rule.documents]
+    if not uses:
+        return f"Contrôle enregistré. « {document_type} » ne permet pas de valider l'identité : statut inchangé."
+    return (f"Contrôle enregistré. « {document_type} » ne valide l'identité que dans une dérogation : "
+            + " ; ".join(f"{rule.label} ({rule.describe()})" for rule in uses) + ". Statut inchangé.")
 
 
 def identity_record_document_check(
@@ -301,8 +318,14 @@ def identity_record_document_check(
     expiry_date: date | None,
     companion_type_id: int | None = None,
     checked_at: datetime | None = None,
+    derogation: str = "",
 ) -> DocumentOutcome:
-    """Record that an identity document was checked; a high-trust one validates the identity."""
+    """Record that an identity document was checked; a high-trust one validates the identity.
+
+    So does a combination of the RNIV 2024 exceptions (``derogation``: the one the agent
+    names, refused with nothing written when what was shown does not fulfil it; or, when
+    none is named, the one the documents fulfil), recorded on the check.
+    """
     require_permission(actor, "identities.record_document_check", "Refusé : vous n'avez pas le droit d'enregistrer un contrôle de pièce.")
     document_type = DocumentType.objects.filter(pk=document_type_id, active=True).first()
     if document_type is None:
@@ -319,21 +342,22 @@ def identity_record_document_check(
         raise RuleViolation("la date d'expiration de la pièce est obligatoire", field="expiry_date")
     if expiry_date and expiry_date < today and document_type.requires_expiry:
         raise RuleViolation(f"pièce périmée depuis le {expiry_date:%d/%m/%Y} : elle ne peut pas valider l'identité", field="expiry_date")
-    validates = _document_validates(document_type, companion)
     with transaction.atomic():
         identity = lock_identity(identity_id)
+        used = _derogation_used(identity, document_type, companion, derogation, today)
+        validates = document_type.trust == DocumentType.Trust.HIGH or bool(used)
         check = DocumentCheck(
             identity=identity, document_type=document_type, companion_type=companion, expiry_date=expiry_date,
-            validates=validates, checked_at=checked_at or timezone.now(), checked_by=actor,
+            validates=validates, derogation=used, checked_at=checked_at or timezone.now(), checked_by=actor,
         )
         check._history_user = actor
         check.save()
         audit_event(identity, IdentityEvent.Kind.DOCUMENT_CHECKED, actor, document_type=document_type.code,
-                    companion_type=companion.code if companion else None, validates=validates,
+                    companion_type=companion.code if companion else None, validates=validates, derogation=used,
                     expiry_date=expiry_date.isoformat() if expiry_date else None, check_id=check.pk)
         status_changed = False
         if not validates:
-            message = f"Contrôle enregistré. « {document_type} » ne permet pas de valider l'identité : statut inchangé."
+            message = _not_validating_message(document_type)
         elif identity.doubtful or identity.fictitious:
             message = "Contrôle enregistré. Identité douteuse ou fictive : elle reste provisoire."
         elif identity.status in (Status.PROV, Status.RECUP):
@@ -341,6 +365,8 @@ def identity_record_document_check(
             identity.validated_at = check.checked_at
             status_changed = True
             message = f"Identité passée au statut « {identity.get_status_display()} »."
+            if used:
+                message += f" Dérogation RNIV : {derogations.EXCEPTIONS[used].label}."
         else:
             message = "Contrôle enregistré ; l'identité était déjà validée."
         save_identity(identity, actor, f"Contrôle de pièce : {document_type}")
