@@ -184,6 +184,9 @@ INSI_SIMULATOR_LATENCY = env_float("INSI_SIMULATOR_LATENCY", 0.0)  # seconds add
 INSI_SIMULATOR_FAILURE_RATE = env_float("INSI_SIMULATOR_FAILURE_RATE", 0.0)  # fraction of calls that fail
 INSI_SIMULATOR_FAILURE_KINDS = env_list("INSI_SIMULATOR_FAILURE_KINDS", "fault,http500,timeout,malformed")
 INSI_SIMULATOR_GENERATED_COUNT = env_int("INSI_SIMULATOR_GENERATED_COUNT", 1_000_000)
+# The Appli carte Vitale service the desk's reader exchanges a scanned QR token with (identities/workflows/apcv.py).
+APCV_ENDPOINT = env_str("APCV_ENDPOINT", "http://127.0.0.1:8000/insi-simulator/apcv" if INSI_SIMULATOR_ENABLED else "")
+APCV_TIMEOUT = env_float("APCV_TIMEOUT", 5.0)
 if INSI_SIMULATOR_ENABLED:
     # The client reaches the portal's own simulator over loopback HTTP (INSI_ENDPOINT's default).
     SECURE_REDIRECT_EXEMPT = [r"^insi-simulator/"]

@@ -257,6 +257,16 @@ class Identity(ConcurrentTransitionMixin, models.Model):
 
     @transition(
         field=status,
+        source=[Status.PROV, Status.VALI, Status.RECUP],
+        target=Status.QUAL,
+        conditions=[_not_unreliable, _birthplace_allows(lambda identity: Status.QUAL)],
+        permission="identities.record_document_check",
+    )
+    def apcv_identity_accepted(self):
+        """The Appli carte Vitale transmitted the identity: national traits and a high-trust document at once."""
+
+    @transition(
+        field=status,
         source=[Status.VALI, Status.QUAL],
         target=RETURN_VALUE(Status.PROV, Status.RECUP),
         permission="identities.withdraw_document_check",
@@ -292,6 +302,7 @@ class InsMatricule(models.Model):
         INSI_RECOVERY = "INSI_RECUP", _("Récupération INSi")
         INSI_VERIFICATION = "INSI_VERIF", _("Vérification INSi")
         THIRD_PARTY = "TIERS", _("Tiers (autre domaine), vérifié par INSi")
+        APCV = "APCV", _("Appli carte Vitale")
 
     identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="matricules", verbose_name=_("identité"))
     matricule = models.CharField(_("matricule INS"), max_length=15)
@@ -486,6 +497,7 @@ class WorklistItem(models.Model):
         HOMONYM = "HOMD", _("Homonymes détectés à confirmer")
         DUPLICATE = "DPOT", _("Doublons potentiels")
         INSI_VERIFICATION = "INSI_KO", _("Échecs de vérification INSi")
+        APCV_MISMATCH = "APCV", _("Écarts avec l'Appli carte Vitale")
 
     class State(models.TextChoices):
         OPEN = "OPEN", _("À traiter")

@@ -1,4 +1,4 @@
-"""Forms of the INSi workflow screens: refusal reason, retry traits, carte Vitale data, batch source, CSV file."""
+"""Forms of the INSi workflow screens: refusal reason, retry traits, carte Vitale data, ApCV scan, batch source, CSV file."""
 from __future__ import annotations
 
 from django import forms
@@ -47,6 +47,11 @@ class VitaleForm(forms.Form):
                                  help_text=_("JJ/MM/AAAA telle qu'inscrite sur la carte ; 00 admis (date lunaire)."))
     birth_rank = forms.CharField(label=CARD_LABELS["birth_rank"], max_length=1, initial="1",
                                  help_text=_("1 en général ; 2, 3… pour des jumeaux de même sexe."))
+
+
+class ApcvForm(forms.Form):
+    scanned = forms.CharField(label=_("QR code de l'Appli carte Vitale"), max_length=500,
+                              help_text=_("Lu par la douchette (le curseur dans ce champ), ou collé."))
 
 
 class BatchForm(forms.Form):

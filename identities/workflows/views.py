@@ -1,4 +1,4 @@
-"""The INSi workflow screens behind the admin login: recovery and its comparison, carte Vitale, verification, batches, runs, CSV import."""
+"""The INSi workflow screens behind the admin login: recovery and its comparison, carte Vitale, ApCV, verification, batches, runs, CSV import."""
 from __future__ import annotations
 
 from functools import partial
@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 from identities.core.errors import ServiceError
 from identities.core.models import Identity, WorklistItem
 from identities.core.screens import apply_service_error
-from identities.workflows import campaigns, csv_import, recovery
-from identities.workflows.forms import BatchForm, ImportForm, RejectForm, RetryForm, VitaleForm
+from identities.workflows import apcv, campaigns, csv_import, recovery
+from identities.workflows.forms import ApcvForm, BatchForm, ImportForm, RejectForm, RetryForm, VitaleForm
 from identities.workflows.guided_retry import variant_label
 from identities.workflows.models import InsiRecovery, InsiRun, InsiRunItem
 from identities.workflows.similarity import FORMULA
@@ -37,6 +37,7 @@ def get_urls(site) -> list:
         path("insi/lot/", view(batch), name="insi_batch"),
         path("insi/execution/<int:pk>/", view(run_page), name="insi_run"),
         path("insi/import/", view(import_page), name="insi_import"),
+        path("accueil/appli-carte-vitale/", view(apcv_page), name="apcv_read"),
     ]
 
 
@@ -144,6 +145,33 @@ def _decide(request, found: InsiRecovery, reject_form: RejectForm, retry_form: R
         if action == "accept":
             messages.error(request, error.message)
     return None
+
+
+# --- The Appli carte Vitale ---
+
+def apcv_page(request, *, site):
+    """Scan the application's QR code: candidates of the anteriority search to judge, or the identity, qualified."""
+    if not (request.user.has_perm("identities.add_identity") and request.user.has_perm("identities.record_document_check")):
+        raise PermissionDenied
+    form = ApcvForm(request.POST or None)
+    intake = None
+    if request.method == "POST" and form.is_valid():
+        identity_id = request.POST.get("identity_id", "")
+        try:
+            intake = apcv.apcv_intake(
+                actor=request.user, scanned=form.cleaned_data["scanned"],
+                identity_id=int(identity_id) if identity_id.isdigit() else None,
+                acknowledged_candidates=[int(pk) for pk in request.POST.getlist("acknowledged") if pk.isdigit()],
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            if intake.identity is not None:
+                level = messages.SUCCESS if intake.applied else (messages.WARNING if intake.worklist_item else messages.INFO)
+                messages.add_message(request, level, intake.message)
+                return _identity_page(intake.identity.pk)
+    return _render(request, site, "apcv.html", _("Appli carte Vitale"), form=form, intake=intake,
+                   scanned=form.data.get("scanned", ""))
 
 
 # --- Many identities ---
