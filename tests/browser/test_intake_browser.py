@@ -50,3 +50,34 @@ def test_the_desk_scans_the_appli_carte_vitale_and_gets_a_qualified_identity_wit
     identity = Identity.objects.get()
     assert (identity.status, identity.channel, identity.ins_matricule) == (Status.QUAL, "AV", person.matricule)
     assert not Exchange.objects.exists()
+
+
+@pytest.mark.parametrize(("ins", "status", "banner"), [
+    ("275126322074974", Status.RECUP, "vérification OK"),
+    ("275126322075073", Status.PROV, "vérification KO"),
+])
+def test_a_datamatrix_from_another_facility_is_verified_by_insi_before_its_ins_is_integrated(
+    simulator, browser, front_desk, ins, status, banner
+):
+    from selenium.webdriver.common.by import By
+
+    from identities.core.diffusion import SharedIns
+    from identities.documents import datamatrix
+
+    payload = datamatrix.build_payload(SharedIns(
+        matricule=ins, oid="1.2.250.1.213.1.4.10", nature="NIR", hl7_authority="ASIP-SANTE-INS-NIR-TEST",
+        label="INS-NIR de test", birth_name="ADRUN", birth_given_names="ZOE", sex="F", birth_date="1975-12-31",
+        birthplace_code="63220",
+    ))
+    _log_in(browser, simulator, front_desk)
+    browser.get(simulator + "/documents/datamatrix/")
+    # A keyboard-wedge scanner types GS as the character it is; the reader accepts its spelt-out form too.
+    browser.find_element(By.NAME, "scan").send_keys(payload.replace(datamatrix.GS, "<GS>"))
+    browser.find_element(By.CSS_SELECTOR, "input[name=action][value=Lire]").click()
+    assert browser.find_element(By.ID, "verify-ins").is_selected()
+    browser.find_element(By.ID, "datamatrix-create").click()
+
+    assert banner in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    identity = Identity.objects.get()
+    assert identity.status == status and identity.ins_matricule == (ins if status == Status.RECUP else None)
+    assert browser.find_element(By.CSS_SELECTOR, ".ins-summary .ins-badge").text.startswith(status)
