@@ -10,6 +10,7 @@ from identities.core import traits
 from identities.core.models import Status, WorklistItem
 from identities.workflows.models import VerificationCampaign
 from identities.workflows.vitale import FIELD_LABELS as CARD_LABELS
+from insi.simulator import cards as simulated_cards
 
 
 class RejectForm(forms.Form):
@@ -52,6 +53,13 @@ class VitaleForm(forms.Form):
 class ApcvForm(forms.Form):
     scanned = forms.CharField(label=_("QR code de l'Appli carte Vitale"), max_length=500,
                               help_text=_("Lu par la douchette (le curseur dans ce champ), ou collé."))
+
+
+class CardForm(forms.Form):
+    """The card inserted: with no SESAM-Vitale reader here, one of the simulator's cards (tests, demo)."""
+
+    card = forms.ChoiceField(label=_("Carte Vitale insérée (simulateur)"), choices=[
+        ("", "—"), *((card_id, label) for card_id, (label, _beneficiaries) in simulated_cards.CARDS.items())])
 
 
 class BatchForm(forms.Form):

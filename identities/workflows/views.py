@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -12,16 +13,16 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from identities.core.errors import ServiceError
+from identities.core.errors import RuleViolation, ServiceError
 from identities.core.models import Identity, WorklistItem
 from identities.core.screens import apply_service_error
-from identities.workflows import apcv, campaigns, csv_import, recovery
-from identities.workflows.forms import ApcvForm, BatchForm, ImportForm, RejectForm, RetryForm, VitaleForm
+from identities.workflows import apcv, campaigns, card_intake, csv_import, recovery
+from identities.workflows.forms import ApcvForm, BatchForm, CardForm, ImportForm, RejectForm, RetryForm, VitaleForm
 from identities.workflows.guided_retry import variant_label
 from identities.workflows.models import InsiRecovery, InsiRun, InsiRunItem
 from identities.workflows.similarity import FORMULA
 from identities.workflows.verification import Verdict, verification_refusal, verification_verify
-from identities.workflows.vitale import TypedCardReader
+from identities.workflows.vitale import SimulatorCardReader, TypedCardReader
 
 
 def get_urls(site) -> list:
@@ -38,6 +39,7 @@ def get_urls(site) -> list:
         path("insi/execution/<int:pk>/", view(run_page), name="insi_run"),
         path("insi/import/", view(import_page), name="insi_import"),
         path("accueil/appli-carte-vitale/", view(apcv_page), name="apcv_read"),
+        path("accueil/carte-vitale/", view(card_page), name="card_read"),
     ]
 
 
@@ -172,6 +174,40 @@ def apcv_page(request, *, site):
                 return _identity_page(intake.identity.pk)
     return _render(request, site, "apcv.html", _("Appli carte Vitale"), form=form, intake=intake,
                    scanned=form.data.get("scanned", ""))
+
+
+# --- Creation from the carte Vitale ---
+
+def card_page(request, *, site):
+    """Read the card, choose a beneficiary, judge the anteriority candidates, then the recovery by card."""
+    user = request.user
+    if not (user.has_perm("identities.add_identity") and user.has_perm("identities.use_insi")):
+        raise PermissionDenied
+    form = CardForm(request.POST or None)
+    context = {"form": form, "reader_available": settings.INSI_SIMULATOR_ENABLED, "card_id": request.POST.get("card", "")}
+    if request.method == "POST" and settings.INSI_SIMULATOR_ENABLED and form.is_valid():
+        try:
+            beneficiaries = SimulatorCardReader(form.cleaned_data["card"]).beneficiaries()
+            if request.POST.get("action") == "choose":
+                index = request.POST.get("index", "")
+                if not (index.isdigit() and int(index) < len(beneficiaries)):
+                    raise RuleViolation(_("bénéficiaire inconnu sur cette carte : relisez la carte"), field="card")
+                identity_id = request.POST.get("identity_id", "")
+                intake = card_intake.card_intake(
+                    actor=user, card=beneficiaries[int(index)], identity_id=int(identity_id) if identity_id.isdigit() else None,
+                    acknowledged_candidates=[int(pk) for pk in request.POST.getlist("acknowledged") if pk.isdigit()],
+                )
+                if intake.recovery is not None:
+                    return HttpResponseRedirect(reverse("admin:insi_recovery", args=[intake.recovery.pk]))
+                if intake.identity is not None:
+                    messages.info(request, intake.message)
+                    return _identity_page(intake.identity.pk)
+                context |= {"intake": intake, "index": index}
+            else:
+                context["beneficiaries"] = beneficiaries
+        except ServiceError as error:
+            apply_service_error(form, error)
+    return _render(request, site, "card.html", _("Créer depuis la carte Vitale"), **context)
 
 
 # --- Many identities ---

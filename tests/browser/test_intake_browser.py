@@ -22,6 +22,8 @@ def _log_in(browser, url, user):
     browser.find_element(By.NAME, "username").send_keys(user.username)
     browser.find_element(By.NAME, "password").send_keys("not-a-real-password-1")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # The home page's entry points: logged in (the implicit wait covers the redirect).
+    browser.find_element(By.ID, "link-apcv")
 
 
 @pytest.fixture
@@ -81,3 +83,24 @@ def test_a_datamatrix_from_another_facility_is_verified_by_insi_before_its_ins_i
     identity = Identity.objects.get()
     assert identity.status == status and identity.ins_matricule == (ins if status == Status.RECUP else None)
     assert browser.find_element(By.CSS_SELECTOR, ".ins-summary .ins-badge").text.startswith(status)
+
+
+def test_the_desk_creates_from_the_carte_vitale_and_recovers_the_ins_by_card_in_the_same_flow(simulator, browser, front_desk):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _log_in(browser, simulator, front_desk)
+    browser.find_element(By.ID, "link-card").click()
+    Select(browser.find_element(By.NAME, "card")).select_by_value("SIM-NESSI")
+    browser.find_element(By.ID, "card-read").click()
+    assert "MICHELANGELO" in browser.find_element(By.ID, "card-beneficiaries").text
+    browser.find_element(By.ID, "card-choose-1").click()
+
+    # The recovery by card answered 00: the comparison waits for the agent.
+    assert "MICHELANGELO ANTHONY" in browser.find_element(By.ID, "comparison").text
+    browser.find_element(By.ID, "accept").click()
+
+    assert browser.find_element(By.CSS_SELECTOR, ".ins-summary .ins-badge").text.startswith("RECUP")
+    identity = Identity.objects.get()
+    assert (identity.channel, identity.ins_matricule) == ("CV", "110086322083060")
+    assert list(Exchange.objects.values_list("operation", flat=True)) == ["rechercherInsAvecCarteVitale"]
