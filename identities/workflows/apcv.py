@@ -22,10 +22,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from identities.core import selectors, services, traits, worklists
+from identities.core import services, traits, worklists
 from identities.core.errors import RuleViolation, require_permission
 from identities.core.models import Channel, Identity, WorklistItem
 from identities.core.services import InsiIdentity, InsiMatricule
+from identities.workflows.card_intake import open_or_create
 
 logger = logging.getLogger(__name__)
 
@@ -130,21 +131,14 @@ def apcv_intake(
     beneficiary = (reader or get_reader()).read(scanned)
     intake = ApcvIntake(beneficiary=beneficiary)
     with transaction.atomic():
-        target = identity_id
+        target, intake.candidates = open_or_create(
+            actor=actor, matricule=beneficiary.matricule, identity_id=identity_id, acknowledged_candidates=acknowledged_candidates,
+            birth_name=beneficiary.birth_name, birth_given_names=beneficiary.birth_given_names, birth_date=beneficiary.birth_date,
+            sex=beneficiary.sex, birthplace_code=beneficiary.birthplace_code, used_name=beneficiary.used_name,
+            used_given_name=beneficiary.used_given_name, channel=Channel.AV,
+        )
         if target is None:
-            holders = selectors.identities_holding_matricule_ever(beneficiary.matricule)
-            target = holders[0].pk if len(holders) == 1 else None
-        if target is None:
-            created = services.identity_create(
-                actor=actor, birth_name=beneficiary.birth_name, birth_given_names=beneficiary.birth_given_names,
-                birth_date=beneficiary.birth_date, sex=beneficiary.sex, birthplace_code=beneficiary.birthplace_code,
-                used_name=beneficiary.used_name, used_given_name=beneficiary.used_given_name, channel=Channel.AV,
-                acknowledged_candidates=list(acknowledged_candidates),
-            )
-            if created.identity is None:
-                intake.candidates = created.candidates
-                return intake
-            target = created.identity.pk
+            return intake
         outcome = services.identity_qualify_from_apcv(actor=actor, identity_id=target, result=beneficiary.as_national_identity())
         intake.identity, intake.applied, intake.message = outcome.identity, outcome.applied, outcome.message
         if outcome.mismatched:

@@ -22,6 +22,20 @@ from identities.workflows.models import InsiRecovery
 from identities.workflows.vitale import VitaleCard
 
 
+def open_or_create(*, actor, matricule: str, identity_id: int | None, acknowledged_candidates, **creation) -> tuple[int | None, list[Identity]]:
+    """The desk's intake rule (card, application): the chosen record, else the one holding this INS, else a creation
+    after the anteriority search — ``(None, candidates)`` when it finds people the agent has not judged yet."""
+    if identity_id is not None:
+        return identity_id, []
+    holders = selectors.identities_holding_matricule_ever(matricule)
+    if len(holders) == 1:
+        return holders[0].pk, []
+    created = services.identity_create(actor=actor, acknowledged_candidates=list(acknowledged_candidates), **creation)
+    if created.identity is None:
+        return None, created.candidates
+    return created.identity.pk, []
+
+
 @dataclass
 class CardIntake:
     card: VitaleCard
@@ -38,19 +52,13 @@ def card_intake(*, actor, card: VitaleCard, identity_id: int | None = None, ackn
         raise RuleViolation(_("la carte ne donne pas le prénom du bénéficiaire : saisissez l'identité"), field="card")
     intake = CardIntake(card=card)
     with transaction.atomic():
-        target = identity_id
+        target, intake.candidates = open_or_create(
+            actor=actor, matricule=card.beneficiary_nir, identity_id=identity_id, acknowledged_candidates=acknowledged_candidates,
+            birth_name=card.birth_name, birth_given_names=card.given_name, birth_date=card.birth_date, sex=card.sex,
+            channel=Channel.CV,
+        )
         if target is None:
-            holders = selectors.identities_holding_matricule_ever(card.beneficiary_nir)
-            target = holders[0].pk if len(holders) == 1 else None
-        if target is None:
-            created = services.identity_create(
-                actor=actor, birth_name=card.birth_name, birth_given_names=card.given_name, birth_date=card.birth_date,
-                sex=card.sex, channel=Channel.CV, acknowledged_candidates=list(acknowledged_candidates),
-            )
-            if created.identity is None:
-                intake.candidates = created.candidates
-                return intake
-            target = created.identity.pk
+            return intake
         intake.identity = Identity.objects.get(pk=target)
         refusal = recovery.recovery_refusal(intake.identity)
         if refusal:
