@@ -185,6 +185,9 @@ INSI_SIMULATOR_LATENCY = env_float("INSI_SIMULATOR_LATENCY", 0.0)  # seconds add
 INSI_SIMULATOR_FAILURE_RATE = env_float("INSI_SIMULATOR_FAILURE_RATE", 0.0)  # fraction of calls that fail
 INSI_SIMULATOR_FAILURE_KINDS = env_list("INSI_SIMULATOR_FAILURE_KINDS", "fault,http500,timeout,malformed")
 INSI_SIMULATOR_GENERATED_COUNT = env_int("INSI_SIMULATOR_GENERATED_COUNT", 1_000_000)
+# The Appli carte Vitale service the desk's reader exchanges a scanned QR token with (identities/workflows/apcv.py).
+APCV_ENDPOINT = env_str("APCV_ENDPOINT", "http://127.0.0.1:8000/insi-simulator/apcv" if INSI_SIMULATOR_ENABLED else "")
+APCV_TIMEOUT = env_float("APCV_TIMEOUT", 5.0)
 if INSI_SIMULATOR_ENABLED:
     # The client reaches the portal's own simulator over loopback HTTP (INSI_ENDPOINT's default).
     SECURE_REDIRECT_EXEMPT = [r"^insi-simulator/"]
@@ -212,6 +215,9 @@ INSI_AUTO_FEED_THRESHOLD = env_float("INSI_AUTO_FEED_THRESHOLD", 0.0)
 # as in the embedded demo): each worker process paces itself.
 INSI_PACE_REDIS_URL = env_str("INSI_PACE_REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 INSI_BATCH_CALLS_PER_SECOND = env_float("INSI_BATCH_CALLS_PER_SECOND", 2.0)  # recovery batches (per facility)
+# Recovery stays unitary (ANS guide): a batch is an explicit selection of at most this many identities,
+# searched one after the other; never the whole base or an import (verification campaigns are the mass calls).
+INSI_RECOVERY_BATCH_MAX = env_int("INSI_RECOVERY_BATCH_MAX", 50)
 INSI_RUN_PARALLELISM = env_int("INSI_RUN_PARALLELISM", 4)  # work slices queued per run (one per worker process used)
 INSI_RUN_SLICE_SECONDS = env_float("INSI_RUN_SLICE_SECONDS", 30.0)  # a slice re-queues itself after this long
 INSI_RUN_MAX_ATTEMPTS = env_int("INSI_RUN_MAX_ATTEMPTS", 3)  # per identity, technical failures only

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from identities.core.models import DocumentType
 
-HIGH, COMPANION, SUPPORT, NONE = "HIGH", "COMPANION", "SUPPORT", "NONE"
+HIGH, COMPANION, SUPPORT, EXCEPTION, NONE = "HIGH", "COMPANION", "SUPPORT", "EXCEPTION", "NONE"
 DOCUMENT_TYPES = [
     # code, label, trust, requires_expiry
     ("passeport", "Passeport", HIGH, True),
@@ -21,10 +21,27 @@ DOCUMENT_TYPES = [
     ("permis-conduire", "Permis de conduire (ne valide pas)", NONE, False),
     ("carte-militaire", "Carte militaire (ne valide pas)", NONE, False),
 ]
+# The RNIV 2024 validation exceptions (core/derogations.py): added by migration 0010 where absent.
+RNIV_2024_DOCUMENT_TYPES = [
+    ("piece-tuteur", "Pièce d'identité du tuteur ou du délégataire de l'autorité parentale (mineur : avec la décision de justice)",
+     COMPANION, True),
+    ("decision-justice", "Décision de justice désignant le tuteur ou le délégataire (en complément)", SUPPORT, False),
+    ("dcem", "Document de circulation pour étranger mineur (avec photo)", EXCEPTION, True),
+    ("ordonnance-placement", "Ordonnance ou jugement de placement (aide sociale à l'enfance)", EXCEPTION, False),
+]
 
 def seed_document_types(document_type_model) -> None:
     for position, (code, label, trust, requires_expiry) in enumerate(DOCUMENT_TYPES):
         document_type_model.objects.update_or_create(
+            code=code, defaults={"label": label, "trust": trust, "requires_expiry": requires_expiry, "position": position}
+        )
+    add_rniv_2024_document_types(document_type_model)
+
+
+def add_rniv_2024_document_types(document_type_model) -> None:
+    """The exceptions' document types, where the facility has none of that code (its own edits are kept)."""
+    for position, (code, label, trust, requires_expiry) in enumerate(RNIV_2024_DOCUMENT_TYPES, start=len(DOCUMENT_TYPES)):
+        document_type_model.objects.get_or_create(
             code=code, defaults={"label": label, "trust": trust, "requires_expiry": requires_expiry, "position": position}
         )
 

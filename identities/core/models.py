@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from identities.core import matricule, roles, traits
+from identities.core import derogations, matricule, roles, traits
 
 
 class Status(models.TextChoices):
@@ -80,6 +80,13 @@ class TrigramIndex(GinIndex):
 
 def _not_unreliable(identity: Identity) -> bool:
     return not (identity.doubtful or identity.fictitious)
+
+
+def _birthplace_allows(target):
+    """A condition: the identity's birthplace may be carried in the status the transition leads to (99999)."""
+    def condition(identity: Identity) -> bool:
+        return traits.unknown_birthplace_refusal(identity.birthplace_code, status=target(identity)) is None
+    return condition
 
 
 class Identity(ConcurrentTransitionMixin, models.Model):
@@ -230,7 +237,7 @@ class Identity(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=[Status.PROV, Status.RECUP],
         target=RETURN_VALUE(Status.VALI, Status.QUAL),
-        conditions=[_not_unreliable],
+        conditions=[_not_unreliable, _birthplace_allows(lambda identity: Status.VALI)],
         permission="identities.record_document_check",
     )
     def document_validated(self):
@@ -241,12 +248,22 @@ class Identity(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=[Status.PROV, Status.VALI],
         target=RETURN_VALUE(Status.RECUP, Status.QUAL),
-        conditions=[_not_unreliable],
+        conditions=[_not_unreliable, _birthplace_allows(lambda identity: Status.RECUP if identity.status == Status.PROV else Status.QUAL)],
         permission="identities.use_insi",
     )
     def insi_identity_accepted(self):
         """INSi returned (code 00) or confirmed the identity and the result was accepted."""
         return Status.RECUP if self.status == Status.PROV else Status.QUAL
+
+    @transition(
+        field=status,
+        source=[Status.PROV, Status.VALI, Status.RECUP],
+        target=Status.QUAL,
+        conditions=[_not_unreliable, _birthplace_allows(lambda identity: Status.QUAL)],
+        permission="identities.record_document_check",
+    )
+    def apcv_identity_accepted(self):
+        """The Appli carte Vitale transmitted the identity: national traits and a high-trust document at once."""
 
     @transition(
         field=status,
@@ -262,6 +279,7 @@ class Identity(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=list(INSI_STATUSES),
         target=RETURN_VALUE(Status.PROV, Status.VALI),
+        conditions=[_birthplace_allows(lambda identity: DOWNGRADE[Status(identity.status)])],
         permission="identities.invalidate_ins",
     )
     def ins_invalidated(self):
@@ -284,6 +302,7 @@ class InsMatricule(models.Model):
         INSI_RECOVERY = "INSI_RECUP", _("Récupération INSi")
         INSI_VERIFICATION = "INSI_VERIF", _("Vérification INSi")
         THIRD_PARTY = "TIERS", _("Tiers (autre domaine), vérifié par INSi")
+        APCV = "APCV", _("Appli carte Vitale")
 
     identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="matricules", verbose_name=_("identité"))
     matricule = models.CharField(_("matricule INS"), max_length=15)
@@ -321,6 +340,7 @@ class DocumentType(models.Model):
         HIGH = "HIGH", _("Haut niveau de confiance (valide seule)")
         WITH_COMPANION = "COMPANION", _("Valide avec une pièce complémentaire (parent, carte Vitale avec photo)")
         COMPANION_ONLY = "SUPPORT", _("Uniquement en complément")
+        EXCEPTION = "EXCEPTION", _("Valide seulement dans une dérogation RNIV 2024 (mineur, aide sociale à l'enfance)")
         NONE = "NONE", _("Ne permet pas de valider")
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
@@ -351,6 +371,10 @@ class DocumentCheck(models.Model):
     )
     expiry_date = models.DateField(_("date d'expiration"), null=True, blank=True)
     validates = models.BooleanField(_("permet la validation"), default=False, editable=False)
+    derogation = models.CharField(
+        _("dérogation RNIV utilisée"), max_length=16, choices=derogations.CHOICES, blank=True, default="", editable=False,
+        help_text=_("La combinaison de pièces admise par exception (EHPAD, mineur, aide sociale à l'enfance)."),
+    )
     checked_at = models.DateTimeField(_("contrôlée le"))
     checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("contrôlée par"))
     withdrawn_at = models.DateTimeField(_("retirée le"), null=True, blank=True)
@@ -473,6 +497,7 @@ class WorklistItem(models.Model):
         HOMONYM = "HOMD", _("Homonymes détectés à confirmer")
         DUPLICATE = "DPOT", _("Doublons potentiels")
         INSI_VERIFICATION = "INSI_KO", _("Échecs de vérification INSi")
+        APCV_MISMATCH = "APCV", _("Écarts avec l'Appli carte Vitale")
 
     class State(models.TextChoices):
         OPEN = "OPEN", _("À traiter")

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
-from identities.core import matricule, selectors, traits
+from identities.core import derogations, matricule, selectors, traits
 from identities.core.errors import ConflictError, NotAllowed, RuleViolation, require_permission
 from identities.core.events import identity_event_recorded
 from identities.core.models import (
@@ -82,6 +82,7 @@ _TRANSITION_REFUSALS = {
     "insi_identity_accepted": "l'intégration d'un résultat INSi",
     "document_withdrawn": "le retrait du contrôle de pièce",
     "ins_invalidated": "l'invalidation de l'INS",
+    "apcv_identity_accepted": "la qualification par l'Appli carte Vitale",
 }
 
 
@@ -92,6 +93,9 @@ def _transition(identity: Identity, name: str, actor, *, reason: str, channel: s
     if not can_proceed(method):
         if identity.doubtful or identity.fictitious:
             raise NotAllowed(f"Refusé : {what} est impossible sur une identité douteuse ou fictive.")
+        if identity.birthplace_code == traits.UNKNOWN_BIRTHPLACE and can_proceed(method, check_conditions=False):
+            refusal = traits.unknown_birthplace_refusal(identity.birthplace_code, status=Status.QUAL)
+            raise RuleViolation(f"Refusé : {what} est impossible, {refusal}.", field=traits.BIRTHPLACE)
         raise NotAllowed(f"Refusé : {what} n'est pas possible depuis le statut « {identity.get_status_display()} ».")
     if not has_transition_perm(method, actor):
         raise NotAllowed(f"Refusé : vous n'avez pas l'habilitation pour {what}.")
@@ -105,8 +109,11 @@ def _as_violation(error: Exception) -> RuleViolation:
     return RuleViolation(getattr(error, "message", str(error)), field=getattr(error, "field", None))
 
 
-def _check_birthplace(code: str) -> None:
-    if code and not Birthplace.objects.filter(code=code).exists():
+def _check_birthplace(code: str, *, status: str = Status.PROV) -> None:
+    refusal = traits.unknown_birthplace_refusal(code, status=status)
+    if refusal:
+        raise RuleViolation(refusal, field=traits.BIRTHPLACE)
+    if code and code != traits.UNKNOWN_BIRTHPLACE and not Birthplace.objects.filter(code=code).exists():
         raise RuleViolation(f"code INSEE {code} inconnu du référentiel des communes et pays (COG)", field=traits.BIRTHPLACE)
 
 
@@ -243,7 +250,8 @@ def identity_update_traits(*, actor, identity_id: int, expected_version: int | N
         if not diff:
             return UpdateOutcome(identity=identity, changed=[])
         if "birthplace_code" in diff:
-            _check_birthplace(diff["birthplace_code"])
+            # A locked identity is downgraded by the change: the transition checks its new status.
+            _check_birthplace(diff["birthplace_code"], status=Status.PROV if identity.is_locked else identity.status)
         locked_changes = sorted(set(diff) & set(STRICT_TRAIT_FIELDS)) if identity.is_locked else []
         outcome = UpdateOutcome(identity=identity, changed=sorted(diff), from_status=identity.status)
         if locked_changes:
@@ -278,12 +286,29 @@ class DocumentOutcome:
     message: str
 
 
-def _document_validates(document_type: DocumentType, companion: DocumentType | None) -> bool:
-    if document_type.trust == DocumentType.Trust.HIGH:
-        return True
-    if document_type.trust == DocumentType.Trust.WITH_COMPANION and companion is not None:
-        return companion.trust in (DocumentType.Trust.HIGH, DocumentType.Trust.COMPANION_ONLY)
-    return False
+def _derogation_used(identity: Identity, document_type: DocumentType, companion: DocumentType | None, derogation: str,
+                     day: date) -> str:
+    """The RNIV 2024 exception this check relies on: the one named (refused unless it applies), else the one that fits."""
+    presented = derogations.Presented(
+        document=document_type.code, document_high_trust=document_type.trust == DocumentType.Trust.HIGH,
+        companion=companion.code if companion else "", companion_high_trust=bool(companion and companion.trust == DocumentType.Trust.HIGH),
+    )
+    if derogation:
+        refused = derogations.refusal(derogation, presented, birth_date=identity.birth_date, day=day)
+        if refused:
+            raise RuleViolation(refused[1], field=refused[0])
+        return derogation
+    if presented.document_high_trust:
+        return ""
+    return derogations.applicable(presented, birth_date=identity.birth_date, day=day)
+
+
+def _not_validating_message(document_type: DocumentType) -> str:
+    uses = [rule for rule in derogations.EXCEPTIONS.values() if document_type.code in rule.documents]
+    if not uses:
+        return f"Contrôle enregistré. « {document_type} » ne permet pas de valider l'identité : statut inchangé."
+    return (f"Contrôle enregistré. « {document_type} » ne valide l'identité que dans une dérogation : "
+            + " ; ".join(f"{rule.label} ({rule.describe()})" for rule in uses) + ". Statut inchangé.")
 
 
 def identity_record_document_check(
@@ -294,8 +319,14 @@ def identity_record_document_check(
     expiry_date: date | None,
     companion_type_id: int | None = None,
     checked_at: datetime | None = None,
+    derogation: str = "",
 ) -> DocumentOutcome:
-    """Record that an identity document was checked; a high-trust one validates the identity."""
+    """Record that an identity document was checked; a high-trust one validates the identity.
+
+    So does a combination of the RNIV 2024 exceptions (``derogation``: the one the agent
+    names, refused with nothing written when what was shown does not fulfil it; or, when
+    none is named, the one the documents fulfil), recorded on the check.
+    """
     require_permission(actor, "identities.record_document_check", "Refusé : vous n'avez pas le droit d'enregistrer un contrôle de pièce.")
     document_type = DocumentType.objects.filter(pk=document_type_id, active=True).first()
     if document_type is None:
@@ -312,21 +343,22 @@ def identity_record_document_check(
         raise RuleViolation("la date d'expiration de la pièce est obligatoire", field="expiry_date")
     if expiry_date and expiry_date < today and document_type.requires_expiry:
         raise RuleViolation(f"pièce périmée depuis le {expiry_date:%d/%m/%Y} : elle ne peut pas valider l'identité", field="expiry_date")
-    validates = _document_validates(document_type, companion)
     with transaction.atomic():
         identity = lock_identity(identity_id)
+        used = _derogation_used(identity, document_type, companion, derogation, today)
+        validates = document_type.trust == DocumentType.Trust.HIGH or bool(used)
         check = DocumentCheck(
             identity=identity, document_type=document_type, companion_type=companion, expiry_date=expiry_date,
-            validates=validates, checked_at=checked_at or timezone.now(), checked_by=actor,
+            validates=validates, derogation=used, checked_at=checked_at or timezone.now(), checked_by=actor,
         )
         check._history_user = actor
         check.save()
         audit_event(identity, IdentityEvent.Kind.DOCUMENT_CHECKED, actor, document_type=document_type.code,
-                    companion_type=companion.code if companion else None, validates=validates,
+                    companion_type=companion.code if companion else None, validates=validates, derogation=used,
                     expiry_date=expiry_date.isoformat() if expiry_date else None, check_id=check.pk)
         status_changed = False
         if not validates:
-            message = f"Contrôle enregistré. « {document_type} » ne permet pas de valider l'identité : statut inchangé."
+            message = _not_validating_message(document_type)
         elif identity.doubtful or identity.fictitious:
             message = "Contrôle enregistré. Identité douteuse ou fictive : elle reste provisoire."
         elif identity.status in (Status.PROV, Status.RECUP):
@@ -334,6 +366,8 @@ def identity_record_document_check(
             identity.validated_at = check.checked_at
             status_changed = True
             message = f"Identité passée au statut « {identity.get_status_display()} »."
+            if used:
+                message += f" Dérogation RNIV : {derogations.EXCEPTIONS[used].label}."
         else:
             message = "Contrôle enregistré ; l'identité était déjà validée."
         save_identity(identity, actor, f"Contrôle de pièce : {document_type}")
@@ -453,6 +487,70 @@ _SOURCES = {
 }
 
 
+def _checked_national_ins(result: InsiIdentity, identity_id: int, *, source_label: str) -> str:
+    """The matricule of an identity from the national base (INSi, the Appli carte Vitale), refused under rule 5 or malformed."""
+    rejection = traits.insi_result_rejection(
+        birth_name=result.birth_name, birth_given_names=result.birth_given_names, sex=result.sex, birth_date=result.birth_date
+    )
+    if rejection:
+        raise RuleViolation(f"{source_label} non intégrable : {rejection}.")
+    try:
+        ins = matricule.check_format(result.active.matricule)
+        matricule.check_oid(result.active.oid, environment=settings.INS_ENVIRONMENT)
+    except matricule.MatriculeError as error:
+        raise _as_violation(error) from error
+    if not matricule.key_checks(ins):
+        logger.warning("A national identity came with a matricule whose key does not check (identity %s); kept as authoritative",
+                       identity_id)
+    if result.birthplace_code and not Birthplace.objects.filter(code=result.birthplace_code).exists():
+        logger.warning("A national identity came with a birthplace code unknown to the COG table (identity %s)", identity_id)
+    return ins
+
+
+def _collision(identity: Identity, ins: str, actor, *, channel: str, exchange_id: int | None, why: str) -> InsiOutcome | None:
+    """A matricule already held by another identity: both flagged (COLP), nothing integrated; None when it is free."""
+    other = selectors.identity_holding_matricule(ins, exclude_id=identity.pk)
+    if other is None:
+        return None
+    IdentityLink.objects.get_or_create(
+        kind=IdentityLink.Kind.COLP, identity=identity, other=other, defaults={"created_by": actor, "reason": why},
+    )
+    for record in (identity, other):
+        audit_event(record, IdentityEvent.Kind.COLLISION, actor, channel=channel,
+                    other_identity=(other if record is identity else identity).pk, exchange_id=exchange_id)
+    return InsiOutcome(
+        identity=identity, applied=False, collision_with=other,
+        message=f"Collision : ce matricule INS est déjà porté par l'identité n° {other.pk}. "
+        "Rien n'a été intégré ; la collision est signalée à la CIV.",
+    )
+
+
+def _feed(identity: Identity, result: InsiIdentity, ins: str, actor, *, source: str, exchange_id: int | None) -> dict:
+    """Take the national identity's traits exactly as sent and register its matricules; returns the strict traits changed."""
+    before = {name: getattr(identity, name) for name in STRICT_TRAIT_FIELDS}
+    identity.birth_name = result.birth_name
+    identity.birth_given_names = result.birth_given_names
+    identity.first_birth_given_name = traits.first_of(result.birth_given_names)
+    identity.sex = result.sex
+    identity.birth_date = result.birth_date
+    identity.birthplace_code = result.birthplace_code
+    identity.birth_date_corrected = False
+    identity.ins_matricule, identity.ins_oid = ins, result.active.oid
+    rows = [InsMatricule(identity=identity, matricule=ins, oid=result.active.oid, kind=InsMatricule.Kind.ACTIVE,
+                         start_date=result.active.start_date, end_date=result.active.end_date, source=source,
+                         insi_exchange_id=exchange_id, recorded_by=actor)]
+    rows += [
+        InsMatricule(identity=identity, matricule=h.matricule, oid=h.oid, kind=InsMatricule.Kind.HISTORICAL,
+                     start_date=h.start_date, end_date=h.end_date, source=source, insi_exchange_id=exchange_id, recorded_by=actor)
+        for h in result.history
+        if (h.matricule, h.oid) != (ins, result.active.oid)
+    ]
+    for row in rows:
+        row._history_user = actor
+        row.save()
+    return {name: [before[name], getattr(identity, name)] for name in STRICT_TRAIT_FIELDS if before[name] != getattr(identity, name)}
+
+
 def identity_apply_insi_result(
     *, actor, identity_id: int, result: InsiIdentity, operation: str = "recovery", exchange_id: int | None = None
 ) -> InsiOutcome:
@@ -465,20 +563,7 @@ def identity_apply_insi_result(
     require_permission(actor, "identities.use_insi", "Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi.")
     if operation not in _SOURCES:
         raise RuleViolation(f"opération INSi inconnue : {operation}")
-    rejection = traits.insi_result_rejection(
-        birth_name=result.birth_name, birth_given_names=result.birth_given_names, sex=result.sex, birth_date=result.birth_date
-    )
-    if rejection:
-        raise RuleViolation(f"Résultat INSi non intégrable : {rejection}.")
-    try:
-        ins = matricule.check_format(result.active.matricule)
-        matricule.check_oid(result.active.oid, environment=settings.INS_ENVIRONMENT)
-    except matricule.MatriculeError as error:
-        raise _as_violation(error) from error
-    if not matricule.key_checks(ins):
-        logger.warning("INSi returned a matricule whose key does not check (identity %s); kept as authoritative", identity_id)
-    if result.birthplace_code and not Birthplace.objects.filter(code=result.birthplace_code).exists():
-        logger.warning("INSi returned a birthplace code unknown to the COG table (identity %s)", identity_id)
+    ins = _checked_national_ins(result, identity_id, source_label="Résultat INSi")
 
     with transaction.atomic():
         identity = lock_identity(identity_id)
@@ -488,48 +573,82 @@ def identity_apply_insi_result(
             raise RuleViolation(f"Aucune récupération nécessaire : l'identité est déjà « {identity.get_status_display()} ».")
         if identity.is_locked:
             raise RuleViolation("L'identité porte déjà un autre INS : invalidez-le avant d'en intégrer un nouveau.")
-        other = selectors.identity_holding_matricule(ins, exclude_id=identity.pk)
-        if other is not None:
-            IdentityLink.objects.get_or_create(
-                kind=IdentityLink.Kind.COLP, identity=identity, other=other,
-                defaults={"created_by": actor, "reason": "Même matricule INS retourné par INSi"},
-            )
-            for record in (identity, other):
-                audit_event(record, IdentityEvent.Kind.COLLISION, actor, channel=Channel.INSI,
-                            other_identity=(other if record is identity else identity).pk, exchange_id=exchange_id)
-            return InsiOutcome(
-                identity=identity, applied=False, collision_with=other,
-                message=f"Collision : ce matricule INS est déjà porté par l'identité n° {other.pk}. "
-                "Rien n'a été intégré ; la collision est signalée à la CIV.",
-            )
-        before = {name: getattr(identity, name) for name in STRICT_TRAIT_FIELDS}
-        identity.birth_name = result.birth_name
-        identity.birth_given_names = result.birth_given_names
-        identity.first_birth_given_name = traits.first_of(result.birth_given_names)
-        identity.sex = result.sex
-        identity.birth_date = result.birth_date
-        identity.birthplace_code = result.birthplace_code
-        identity.birth_date_corrected = False
-        identity.ins_matricule, identity.ins_oid = ins, result.active.oid
+        collision = _collision(identity, ins, actor, channel=Channel.INSI, exchange_id=exchange_id,
+                               why="Même matricule INS retourné par INSi")
+        if collision is not None:
+            return collision
+        changes = _feed(identity, result, ins, actor, source=_SOURCES[operation], exchange_id=exchange_id)
         now = timezone.now()
         identity.last_insi_call_at = now
         identity.last_verified_at = now
-        source = _SOURCES[operation]
-        rows = [InsMatricule(identity=identity, matricule=ins, oid=result.active.oid, kind=InsMatricule.Kind.ACTIVE,
-                             start_date=result.active.start_date, end_date=result.active.end_date, source=source,
-                             insi_exchange_id=exchange_id, recorded_by=actor)]
-        rows += [
-            InsMatricule(identity=identity, matricule=h.matricule, oid=h.oid, kind=InsMatricule.Kind.HISTORICAL,
-                         start_date=h.start_date, end_date=h.end_date, source=source, insi_exchange_id=exchange_id, recorded_by=actor)
-            for h in result.history
-            if (h.matricule, h.oid) != (ins, result.active.oid)
-        ]
-        for row in rows:
-            row._history_user = actor
-            row.save()
-        changes = {name: [before[name], getattr(identity, name)] for name in STRICT_TRAIT_FIELDS if before[name] != getattr(identity, name)}
         audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation=operation,
                     exchange_id=exchange_id, oid=result.active.oid, nature=matricule.nature_of(result.active.oid), changes=changes)
         _transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({operation})", channel=Channel.INSI)
         save_identity(identity, actor, f"Résultat INSi intégré ({operation})")
     return InsiOutcome(identity=identity, applied=True, message=f"Identité passée au statut « {identity.get_status_display()} ».")
+
+
+# --- The Appli carte Vitale: an identity qualified without an INSi call (RNIV volet 1 v2.0) ---
+
+APCV_DOCUMENT_TYPE = "appli-carte-vitale"
+
+
+@dataclass
+class ApcvOutcome:
+    identity: Identity
+    applied: bool
+    message: str
+    mismatched: list[str] = field(default_factory=list)  # strict traits that differ from the identity's locked ones
+    collision_with: Identity | None = None
+
+
+def identity_qualify_from_apcv(*, actor, identity_id: int, result: InsiIdentity) -> ApcvOutcome:
+    """The Appli carte Vitale transmitted this identity for this record: strict traits and INS taken, status QUAL.
+
+    The application is both the national identity and a high-trust document: no INSi call
+    is made. Collection channel and validation mode ``AV`` (the identity's channel, a check of
+    the ``appli-carte-vitale`` document type). A RECUP/QUAL record whose locked traits or INS
+    differ is left untouched: the differences are returned for the CIV. A matricule held by
+    another record is a collision, flagged.
+    """
+    require_permission(actor, "identities.record_document_check",
+                       "Refusé : vous n'avez pas le droit d'enregistrer un contrôle de pièce.")
+    document_type = DocumentType.objects.filter(code=APCV_DOCUMENT_TYPE, active=True).first()
+    if document_type is None:
+        raise RuleViolation("le type de pièce « Appli carte Vitale » est désactivé ou absent du paramétrage", field="document_type")
+    ins = _checked_national_ins(result, identity_id, source_label="Identité de l'Appli carte Vitale")
+    with transaction.atomic():
+        identity = lock_identity(identity_id)
+        if identity.doubtful or identity.fictitious:
+            raise NotAllowed("Refusé : une identité douteuse ou fictive ne peut pas être qualifiée.")
+        if identity.is_locked:
+            transmitted = {"birth_name": result.birth_name, "birth_given_names": result.birth_given_names, "sex": result.sex,
+                           "birth_date": result.birth_date, "birthplace_code": result.birthplace_code, "ins_matricule": ins}
+            mismatched = [name for name, value in transmitted.items() if getattr(identity, name) != value]
+            if mismatched:
+                audit_event(identity, IdentityEvent.Kind.DOCUMENT_CHECKED, actor, channel=Channel.AV, validates=False,
+                            document_type=APCV_DOCUMENT_TYPE, mismatched=mismatched,
+                            reason="Appli carte Vitale : traits ou INS différents des traits verrouillés, rien n'est modifié")
+                return ApcvOutcome(identity=identity, applied=False, mismatched=mismatched,
+                                   message="L'Appli carte Vitale ne transmet pas les traits ni l'INS verrouillés de cette identité : "
+                                   "rien n'est modifié, l'écart est signalé à la CIV.")
+        else:
+            collision = _collision(identity, ins, actor, channel=Channel.AV, exchange_id=None,
+                                   why="Même matricule INS transmis par l'Appli carte Vitale")
+            if collision is not None:
+                return ApcvOutcome(identity=identity, applied=False, message=collision.message, collision_with=collision.collision_with)
+            changes = _feed(identity, result, ins, actor, source=InsMatricule.Source.APCV, exchange_id=None)
+            identity.channel = Channel.AV
+            audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.AV, operation="apcv",
+                        oid=result.active.oid, nature=matricule.nature_of(result.active.oid), changes=changes)
+        if identity.status == Status.QUAL:
+            return ApcvOutcome(identity=identity, applied=False, message="Identité déjà qualifiée ; l'Appli carte Vitale la confirme.")
+        check = DocumentCheck(identity=identity, document_type=document_type, validates=True, checked_at=timezone.now(), checked_by=actor)
+        check._history_user = actor
+        check.save()
+        audit_event(identity, IdentityEvent.Kind.DOCUMENT_CHECKED, actor, channel=Channel.AV, document_type=APCV_DOCUMENT_TYPE,
+                    validates=True, check_id=check.pk, validation_mode=Channel.AV)
+        _transition(identity, "apcv_identity_accepted", actor, reason="Identité transmise par l'Appli carte Vitale", channel=Channel.AV)
+        identity.validated_at = check.checked_at
+        save_identity(identity, actor, "Appli carte Vitale : identité qualifiée")
+    return ApcvOutcome(identity=identity, applied=True, message="Identité qualifiée par l'Appli carte Vitale (sans appel INSi).")

@@ -218,6 +218,10 @@ def normalise_sex(value: str, *, allowed: tuple[str, ...] = SEXES) -> str:
 # --- Birthplace: INSEE COG code (commune, or 99 + country for people born abroad). ---
 _COG = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 BORN_ABROAD_PREFIX = "99"
+# RNIV 2024: the birthplace is not known (neither commune nor country). Not a COG code: only a
+# provisional (or recovered, then downgraded) identity may carry it, never a validated or qualified one.
+UNKNOWN_BIRTHPLACE = "99999"
+_STATUSES_REFUSING_UNKNOWN_BIRTHPLACE = ("VALI", "QUAL")
 
 
 def normalise_cog(value: str) -> str:
@@ -225,6 +229,14 @@ def normalise_cog(value: str) -> str:
     if not _COG.match(text):
         raise TraitError(BIRTHPLACE, "format", "code officiel géographique INSEE attendu sur 5 caractères (ex. 63220, 2A004, 99100)")
     return text
+
+
+def unknown_birthplace_refusal(code: str, *, status: str) -> str | None:
+    """Why an identity of this status may not carry this birthplace code (``99999``, unknown), or None."""
+    if code == UNKNOWN_BIRTHPLACE and status in _STATUSES_REFUSING_UNKNOWN_BIRTHPLACE:
+        return (f"lieu de naissance inconnu ({UNKNOWN_BIRTHPLACE}) : admis pour une identité provisoire seulement ; "
+                "une identité validée ou qualifiée a un lieu de naissance connu (commune, ou 99 + code pays)")
+    return None
 
 
 @dataclass(frozen=True)

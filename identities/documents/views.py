@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -23,6 +24,7 @@ from identities.core.models import Channel
 from identities.documents import selectors as printing
 from identities.documents import datamatrix
 from identities.documents import labels as label_services
+from identities.workflows.ins_integration import Reception, reception_verify_ins
 
 app_name = "documents"
 
@@ -176,8 +178,10 @@ def _read_result(request, form: DatamatrixReadForm, *, status: int = 200):
         )
         if ident.pk not in held
     ]
+    can_verify = request.user.has_perm("identities.use_insi")
     rows = [
-        {"identity": ident, "url": identity_url(ident.pk), "by_matricule": ident.pk in held, "differences": _differences(ident, ins)}
+        {"identity": ident, "url": identity_url(ident.pk), "by_matricule": ident.pk in held, "differences": _differences(ident, ins),
+         "can_integrate": can_verify and not ident.ins_matricule and not (ident.doubtful or ident.fictitious)}
         for ident in [*by_matricule, *candidates]
     ]
     return _page(request, "documents/datamatrix_read.html", {
@@ -185,6 +189,7 @@ def _read_result(request, form: DatamatrixReadForm, *, status: int = 200):
         "acknowledged": ",".join(str(row["identity"].pk) for row in rows),
         # GS is a control character a form field would not carry: sent back in its typed form.
         "payload": form.cleaned_data["payload"].replace(datamatrix.GS, "<GS>"), "can_create": request.user.has_perm("identities.add_identity"),
+        "can_verify": can_verify,
     }, status=status)
 
 
@@ -192,9 +197,11 @@ def _read_result(request, form: DatamatrixReadForm, *, status: int = 200):
 @permission_required("identities.view_identity", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def datamatrix_read(request):
-    """Read (keyboard wedge or image), search by matricule and traits, then open or create (PROV, channel CB)."""
+    """Read (keyboard wedge or image), search by matricule and traits, then open or create (PROV, channel CB); the INS after INSi OK."""
     if request.method == "GET":
         return _page(request, "documents/datamatrix_read.html", {"title": _t("Lecture d'un datamatrix INS"), "form": DatamatrixReadForm()})
+    if request.POST.get("action") == "integrate":
+        return _integrate(request)
     if request.POST.get("action") != "create":
         form = DatamatrixReadForm(request.POST, request.FILES)
         if not form.is_valid():
@@ -207,25 +214,63 @@ def datamatrix_read(request):
         return _page(request, "documents/datamatrix_read.html", {"title": _t("Lecture d'un datamatrix INS"), "form": form}, status=400)
     ins = form.cleaned_data["ins"]
     acknowledged = [int(pk) for pk in request.POST.get("acknowledged", "").split(",") if pk.strip().isdigit()]
+    verify = bool(request.POST.get("verify_ins")) and request.user.has_perm("identities.use_insi")
     try:
-        # Only the traits: the matricule of a datamatrix is no INSi result, so the new
-        # identity is provisional and the INS comes later from an INSi recovery.
-        outcome = services.identity_create(
-            actor=request.user, birth_name=ins.birth_name, birth_given_names=ins.birth_given_names,
-            birth_date=ins.birth_date, sex=ins.sex, birthplace_code=ins.birthplace_code,
-            channel=Channel.CB, acknowledged_candidates=acknowledged,
-        )
+        with transaction.atomic():
+            # The traits only: the matricule of a datamatrix comes from another identification
+            # domain, so it is integrated only once INSi confirms it (the reception rule).
+            outcome = services.identity_create(
+                actor=request.user, birth_name=ins.birth_name, birth_given_names=ins.birth_given_names,
+                birth_date=ins.birth_date, sex=ins.sex, birthplace_code=ins.birthplace_code,
+                channel=Channel.CB, acknowledged_candidates=acknowledged,
+            )
+            reception = None
+            if outcome.identity is not None and verify:
+                reception = reception_verify_ins(actor=request.user, identity_id=outcome.identity.pk,
+                                                 matricule_value=ins.matricule, oid=ins.oid)
     except ServiceError as error:
         messages.error(request, error.message)
         return _read_result(request, form, status=400)
     if outcome.identity is None:
         messages.warning(request, _t("De nouvelles identités proches ont été enregistrées entre-temps : vérifiez-les avant de créer."))
         return _read_result(request, form, status=409)
-    messages.success(request, _t(
-        "Identité créée au statut provisoire (modalité : datamatrix). Le datamatrix ne vaut pas vérification INSi : "
-        "lancez une récupération INSi et contrôlez une pièce d'identité pour la qualifier."
-    ))
+    if reception is None:
+        messages.success(request, _t(
+            "Identité créée au statut provisoire (modalité : datamatrix). Le datamatrix ne vaut pas vérification INSi : "
+            "lancez une récupération INSi et contrôlez une pièce d'identité pour la qualifier."
+        ))
+    else:
+        _reception_message(request, reception)
     return redirect(identity_url(outcome.identity.pk))
+
+
+def _reception_message(request, reception) -> None:
+    if reception.outcome == Reception.INTEGRATED:
+        messages.success(request, _t("INS du datamatrix confirmé par INSi (vérification OK) et intégré. %(message)s") % {
+            "message": reception.message})
+    elif reception.outcome == Reception.TRAITS_ONLY:
+        messages.error(request, _t("INS du datamatrix refusé : INSi ne le confirme pas pour ces traits (vérification KO). "
+                                   "Seuls les traits sont gardés ; la CIV est alertée."))
+    else:
+        messages.info(request, reception.message)
+
+
+def _integrate(request):
+    """A found identity takes the datamatrix's INS once INSi confirms it (OK), never on a KO."""
+    form = DatamatrixReadForm({"scan": request.POST.get("payload", "")})
+    if not form.is_valid():
+        return _page(request, "documents/datamatrix_read.html", {"title": _t("Lecture d'un datamatrix INS"), "form": form}, status=400)
+    identity_id = request.POST.get("identity_id", "")
+    if not identity_id.isdigit():
+        raise Http404
+    ins = form.cleaned_data["ins"]
+    try:
+        reception = reception_verify_ins(actor=request.user, identity_id=int(identity_id), matricule_value=ins.matricule, oid=ins.oid)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _read_result(request, form, status=400)
+    _reception_message(request, reception)
+    return redirect(identity_url(int(identity_id)))
 
 
 urlpatterns = [

@@ -155,7 +155,8 @@ class DocumentCheckInline(admin.TabularInline):
     model = DocumentCheck
     extra = 0
     can_delete = False
-    fields = ("document_type", "companion_type", "expiry_date", "validates", "checked_at", "checked_by", "withdrawal", "withdraw_action")
+    fields = ("document_type", "companion_type", "derogation", "expiry_date", "validates", "checked_at", "checked_by", "withdrawal",
+              "withdraw_action")
     readonly_fields = fields
     verbose_name_plural = _("Contrôles de pièces d'identité")
 

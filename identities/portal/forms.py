@@ -7,7 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from identities.core import traits
+from identities.core import derogations, traits
 from identities.core.errors import ServiceError
 from identities.core.models import DOWNGRADE, STRICT_TRAIT_FIELDS, DocumentType, Identity, Status, WorklistItem
 from identities.core.screens import apply_service_error
@@ -155,6 +155,11 @@ class DocumentCheckForm(forms.Form):
         empty_label=_("— aucune —"), help_text=_("mineur : pièce d'un parent ; EHPAD : carte Vitale avec photo"),
     )
     expiry_date = forms.DateField(label=_("Date d'expiration"), required=False, widget=AdminDateWidget)
+    derogation = forms.ChoiceField(
+        label=_("Dérogation RNIV 2024"), required=False, choices=[("", _("— aucune —")), *derogations.CHOICES],
+        help_text=_("La situation qui permet de valider par exception (EHPAD, mineur, aide sociale à l'enfance) ; "
+                    "vide : déduite des pièces lorsqu'une seule convient."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

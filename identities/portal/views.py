@@ -128,6 +128,7 @@ def identity_action(request, model_admin, object_id: str, action: str):
             return services.identity_record_document_check(
                 actor=request.user, identity_id=identity.pk, document_type_id=data["document_type"].pk,
                 companion_type_id=data["companion_type"].pk if data["companion_type"] else None, expiry_date=data["expiry_date"],
+                derogation=data["derogation"],
             ).message
     elif parts == ["invalider-ins"]:
         title = _("Invalider l'INS")

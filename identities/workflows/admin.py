@@ -1,6 +1,7 @@
 """Admin of the INSi workflows: verification campaigns (configured by the CIV), runs and recoveries (read-only, linked to their pages)."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -135,4 +136,6 @@ def recover_selected(modeladmin, request, queryset):
     if not request.user.has_perm("identities.use_insi"):
         messages.error(request, gettext("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
         return None
-    return workflow_views.start_batch(request, list(queryset.values_list("pk", flat=True)))
+    # One more than the bound is enough for the batch to refuse a selection of the whole base.
+    bound = settings.INSI_RECOVERY_BATCH_MAX
+    return workflow_views.start_batch(request, list(queryset.order_by("pk").values_list("pk", flat=True)[:bound + 1]))

@@ -159,12 +159,23 @@ def _insert_items(run: InsiRun, identity_ids: QuerySet) -> int:
         return inserted
 
 
+def check_recovery_batch_size(count: int) -> None:
+    """Recovery belongs to the patient's visit: a batch is an explicit selection of at most INSI_RECOVERY_BATCH_MAX."""
+    bound = settings.INSI_RECOVERY_BATCH_MAX
+    if count > bound:
+        raise RuleViolation(_(
+            "%(count)d identités sélectionnées : une récupération en lot en compte au plus %(max)d, interrogées une par une. "
+            "La récupération de l'INS se fait à la venue du patient ; seules les campagnes de vérification portent sur toute la base."
+        ) % {"count": count, "max": bound}, field="identities")
+
+
 def recovery_batch_start(*, actor, identity_ids: list[int]) -> InsiRun:
     """Recover the INS of many identities, one call after the other, in the background (the user may leave the page)."""
     require_permission(actor, "identities.use_insi", _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     ids = list(dict.fromkeys(identity_ids))
     if not ids:
         raise RuleViolation(_("aucune identité sélectionnée"), field="identities")
+    check_recovery_batch_size(len(ids))
     with transaction.atomic():
         run = InsiRun.objects.create(
             kind=InsiRun.Kind.RECOVERY, started_by=actor, calls_per_second=settings.INSI_BATCH_CALLS_PER_SECOND,
@@ -177,11 +188,11 @@ def recovery_batch_start(*, actor, identity_ids: list[int]) -> InsiRun:
     return run
 
 
-def worklist_identity_ids(kind: str, user) -> list[int]:
-    """The identities of a worklist's open items the user may see (the source of a recovery batch)."""
+def worklist_identity_ids(kind: str, user, *, limit: int) -> list[int]:
+    """The identities of the ``limit`` oldest open items of a worklist the user may see (the source of a recovery batch)."""
     return list(
         worklist_items_visible_to(user).filter(kind=kind, state=WorklistItem.State.OPEN, other__isnull=True)
-        .order_by("opened_at", "pk").values_list("identity_id", flat=True)
+        .order_by("opened_at", "pk").values_list("identity_id", flat=True)[:limit]
     )
 
 

@@ -1,13 +1,16 @@
-"""Forms of the INSi workflow screens: refusal reason, retry traits, carte Vitale data, batch source, CSV file."""
+"""Forms of the INSi workflow screens: refusal reason, retry traits, carte Vitale data, ApCV scan, batch source, CSV file."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from identities.core import traits
 from identities.core.models import Status, WorklistItem
 from identities.workflows.models import VerificationCampaign
 from identities.workflows.vitale import FIELD_LABELS as CARD_LABELS
+from insi.simulator import cards as simulated_cards
 
 
 class RejectForm(forms.Form):
@@ -29,6 +32,8 @@ class RetryForm(forms.Form):
         label=traits.FIELD_LABELS[traits.BIRTHPLACE], max_length=5, required=False,
         help_text=_("Code INSEE de la commune, ou 99 + code pays (naissance à l'étranger)."),
     )
+    # Set by a one-click guided retry (guided_retry.Variant), traced with the search; empty when typed.
+    variant = forms.CharField(required=False, max_length=80, widget=forms.HiddenInput)
 
 
 class VitaleForm(forms.Form):
@@ -45,11 +50,36 @@ class VitaleForm(forms.Form):
                                  help_text=_("1 en général ; 2, 3… pour des jumeaux de même sexe."))
 
 
+class ApcvForm(forms.Form):
+    scanned = forms.CharField(label=_("QR code de l'Appli carte Vitale"), max_length=500,
+                              help_text=_("Lu par la douchette (le curseur dans ce champ), ou collé."))
+
+
+class CardForm(forms.Form):
+    """The card inserted: with no SESAM-Vitale reader here, one of the simulator's cards (tests, demo)."""
+
+    card = forms.ChoiceField(label=_("Carte Vitale insérée (simulateur)"), choices=[
+        ("", "—"), *((card_id, label) for card_id, (label, _beneficiaries) in simulated_cards.CARDS.items())])
+
+
 class BatchForm(forms.Form):
     worklist_kind = forms.ChoiceField(
         label=_("File de travail"), choices=[("", "—")] + [(k, label) for k, label in WorklistItem.Kind.choices if k != "DPOT"],
         help_text=_("Les identités des éléments ouverts de cette file (celles que vous voyez)."),
     )
+    count = forms.IntegerField(
+        label=_("Nombre d'identités"), min_value=1,
+        help_text=_("Les plus anciennes de la file, interrogées une par une ; au plus %(max)d par lot."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bound = settings.INSI_RECOVERY_BATCH_MAX
+        field = self.fields["count"]
+        field.max_value, field.initial = bound, bound
+        field.validators.append(MaxValueValidator(bound))
+        field.widget.attrs["max"] = bound
+        field.help_text = field.help_text % {"max": bound}
 
 
 class ImportForm(forms.Form):

@@ -11,6 +11,7 @@ from insi.types import (
     CallContext,
     Fault,
     Found,
+    Mode,
     NotFound,
     Outcome,
     SearchOutcome,
@@ -25,7 +26,7 @@ from insi.types import (
 
 # The outcome types are re-exported: the workflows know INSi only through this module.
 __all__ = [
-    "CallContext", "Fault", "Found", "NotFound", "Outcome", "Several", "StrategyReport", "TransportFailure",
+    "CallContext", "Fault", "Found", "Mode", "NotFound", "Outcome", "Several", "StrategyReport", "TransportFailure",
     "VerificationKo", "VerificationOk", "automatic", "failure_text", "for_identity", "from_json", "insi_identity",
     "is_technical", "manual", "purge_exchange_bodies", "search_by_traits", "search_with_vitale", "to_json", "verify",
 ]

@@ -13,7 +13,9 @@ from identities.core import selectors, services, traits
 from identities.core.errors import ConflictError, NotAllowed, RuleViolation, ServiceError, require_permission
 from identities.core.models import Channel, Identity, IdentityEvent, Status
 from identities.core.services import audit_event, lock_identity
+from identities.workflows import guided_retry
 from identities.workflows import insi_adapter as insi
+from identities.workflows.guided_retry import Suggestion
 from identities.workflows.models import InsiRecovery
 from identities.workflows.similarity import FORMULA, comparison, decision_text, similarity
 from identities.workflows.vitale import VitaleCard
@@ -48,6 +50,11 @@ def _refuse_if_needed(identity: Identity) -> None:
         raise NotAllowed(refusal) if identity.doubtful or identity.fictitious else RuleViolation(refusal)
 
 
+def _refuse_automatic(context: insi.CallContext | None) -> None:
+    if context is not None and context.mode != insi.Mode.MANU:
+        raise NotAllowed(_("Refusé : la récupération de l'INS est déclenchée par un utilisateur, jamais par une tâche automatique."))
+
+
 def _normalised_query(identity: Identity, *, birth_name, given_names, birthplace) -> dict:
     """The traits sent: the identity's, or those typed for a retry, in INSi form."""
     try:
@@ -72,15 +79,21 @@ def recovery_search(
     birthplace: str = "",
     context: insi.CallContext | None = None,
     run=None,
+    variant: str = "",
 ) -> InsiRecovery:
     """Search the identity's INS by traits (one call per given name, then all joined; birthplace on 02).
 
     ``birth_name``, ``given_names`` and ``birthplace`` replace the identity's own for a retry
-    (01/02 guidance). The calls, their outcome and a 00's full image are recorded in the same
-    transaction as any change to the identity; a 00 is fed automatically only when the
-    similarity threshold is set and reached.
+    (01/02 guidance; ``variant`` names the guided retry clicked, kept with the traits sent).
+    The calls, their outcome and a 00's full image are recorded in the same transaction as
+    any change to the identity; a 00 is fed automatically only when the
+    similarity threshold is set and reached. A search is a user's act (INSI-MANU): an automatic
+    context (a job, a campaign) is refused, so no task can recover over the base or an import.
     """
     require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    _refuse_automatic(context)
+    if variant and not guided_retry.is_variant(variant):
+        raise RuleViolation(_("relance guidée inconnue : %(variant)s") % {"variant": variant}, field="variant")
     with transaction.atomic():
         identity = lock_identity(identity_id)
         _refuse_if_needed(identity)
@@ -88,12 +101,15 @@ def recovery_search(
         context = insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk)
         report = insi.search_by_traits(**query, context=context)
         exchange_ids = [step.outcome.exchange_id for step in report.steps]
+        if variant:
+            query["variant"] = variant
         return _record(identity, actor, InsiRecovery.Method.TRAITS, query, report.outcome, exchange_ids, run=run)
 
 
 def recovery_search_with_vitale(*, actor, identity_id: int, card: VitaleCard, context: insi.CallContext | None = None) -> InsiRecovery:
     """Search the identity's INS with the data of a carte Vitale (read by a card reader or typed)."""
     require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    _refuse_automatic(context)
     with transaction.atomic():
         identity = lock_identity(identity_id)
         _refuse_if_needed(identity)
@@ -140,7 +156,7 @@ def _record(identity, actor, method, query, outcome, exchange_ids, *, run) -> In
     audit_event(identity, IdentityEvent.Kind.INSI_RECOVERY, actor, channel=Channel.INSI, reason=recovery.message,
                 recovery_id=recovery.pk, method=method, code=recovery.code, exchange_ids=recovery.exchange_ids,
                 similarity=recovery.similarity, formula=str(FORMULA) if recovery.similarity is not None else "",
-                threshold=threshold or None, decision="auto" if auto else recovery.state)
+                threshold=threshold or None, decision="auto" if auto else recovery.state, variant=query.get("variant", ""))
     if auto:
         _integrate(recovery, actor, accepted_state=State.AUTO_ACCEPTED)
     return recovery
@@ -216,16 +232,6 @@ def recovery_reject(*, actor, recovery_id: int, reason: str) -> InsiRecovery:
 # --- What the screens show ---
 
 @dataclass(frozen=True)
-class Suggestion:
-    """A one-click retry: the traits to send instead of the identity's, and what the button says."""
-
-    label: str
-    birth_name: str = ""
-    given_names: str = ""
-    birthplace: str = ""
-
-
-@dataclass(frozen=True)
 class Guidance:
     advice: list[str]
     suggestions: list[Suggestion]
@@ -242,11 +248,10 @@ def guidance(recovery: InsiRecovery) -> Guidance | None:
               "c'est la première cause de « aucune identité trouvée »."),
             _("Ajoutez les autres prénoms de naissance, dans l'ordre de l'état civil (pièce d'identité)."),
         ]
-        if identity.used_name and identity.used_name != sent.get("birth_name"):
-            suggestions.append(Suggestion(
-                _("Relancer avec « %(name)s » comme nom de naissance") % {"name": identity.used_name},
-                birth_name=identity.used_name, given_names=sent.get("given_names", ""), birthplace=sent.get("birthplace", ""),
-            ))
+        suggestions = guided_retry.not_found_variants(
+            identity={name: getattr(identity, name) for name in ("birth_name", "birth_given_names", "used_name", "used_given_name")},
+            sent=sent, tried=identity.insi_recoveries.filter(method=InsiRecovery.Method.TRAITS).values_list("query", flat=True),
+        )
     elif recovery.state == State.SEVERAL:
         advice = [
             _("Plusieurs personnes répondent à ces traits : ajoutez d'abord les autres prénoms de naissance."),
@@ -256,6 +261,7 @@ def guidance(recovery: InsiRecovery) -> Guidance | None:
             suggestions.append(Suggestion(
                 _("Relancer avec le lieu de naissance %(code)s") % {"code": identity.birthplace_code},
                 birth_name=sent.get("birth_name", ""), given_names=sent.get("given_names", ""), birthplace=identity.birthplace_code,
+                variant=guided_retry.Variant.BIRTHPLACE,
             ))
     else:
         return None

@@ -1,8 +1,9 @@
-"""The INSi workflow screens behind the admin login: recovery and its comparison, carte Vitale, verification, batches, runs, CSV import."""
+"""The INSi workflow screens behind the admin login: recovery and its comparison, carte Vitale, ApCV, verification, batches, runs, CSV import."""
 from __future__ import annotations
 
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -12,15 +13,16 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from identities.core.errors import ServiceError
+from identities.core.errors import RuleViolation, ServiceError
 from identities.core.models import Identity, WorklistItem
 from identities.core.screens import apply_service_error
-from identities.workflows import campaigns, csv_import, recovery
-from identities.workflows.forms import BatchForm, ImportForm, RejectForm, RetryForm, VitaleForm
+from identities.workflows import apcv, campaigns, card_intake, csv_import, recovery
+from identities.workflows.forms import ApcvForm, BatchForm, CardForm, ImportForm, RejectForm, RetryForm, VitaleForm
+from identities.workflows.guided_retry import variant_label
 from identities.workflows.models import InsiRecovery, InsiRun, InsiRunItem
 from identities.workflows.similarity import FORMULA
 from identities.workflows.verification import Verdict, verification_refusal, verification_verify
-from identities.workflows.vitale import TypedCardReader
+from identities.workflows.vitale import SimulatorCardReader, TypedCardReader
 
 
 def get_urls(site) -> list:
@@ -36,6 +38,8 @@ def get_urls(site) -> list:
         path("insi/lot/", view(batch), name="insi_batch"),
         path("insi/execution/<int:pk>/", view(run_page), name="insi_run"),
         path("insi/import/", view(import_page), name="insi_import"),
+        path("accueil/appli-carte-vitale/", view(apcv_page), name="apcv_read"),
+        path("accueil/carte-vitale/", view(card_page), name="card_read"),
     ]
 
 
@@ -115,7 +119,7 @@ def recovery_page(request, pk: int, *, site):
     return _render(
         request, site, "recovery.html", _("Récupération INSi : %(state)s") % {"state": found.get_state_display()},
         identity=identity, recovery=found, rows=recovery.recovery_comparison(found), guidance=recovery.guidance(found),
-        formula=FORMULA, reject_form=reject_form, retry_form=retry_form,
+        formula=FORMULA, reject_form=reject_form, retry_form=retry_form, variant=variant_label(found.query.get("variant", "")),
         can_see_exchanges=request.user.has_perm("insi.view_exchange"), subtitle=str(identity),
     )
 
@@ -135,7 +139,7 @@ def _decide(request, found: InsiRecovery, reject_form: RejectForm, retry_form: R
             data = retry_form.cleaned_data
             again = recovery.recovery_search(
                 actor=request.user, identity_id=found.identity_id, birth_name=data["birth_name"],
-                given_names=data["birth_given_names"], birthplace=data["birthplace_code"],
+                given_names=data["birth_given_names"], birthplace=data["birthplace_code"], variant=data["variant"],
             )
             return HttpResponseRedirect(reverse("admin:insi_recovery", args=[again.pk]))
     except ServiceError as error:
@@ -143,6 +147,67 @@ def _decide(request, found: InsiRecovery, reject_form: RejectForm, retry_form: R
         if action == "accept":
             messages.error(request, error.message)
     return None
+
+
+# --- The Appli carte Vitale ---
+
+def apcv_page(request, *, site):
+    """Scan the application's QR code: candidates of the anteriority search to judge, or the identity, qualified."""
+    if not (request.user.has_perm("identities.add_identity") and request.user.has_perm("identities.record_document_check")):
+        raise PermissionDenied
+    form = ApcvForm(request.POST or None)
+    intake = None
+    if request.method == "POST" and form.is_valid():
+        identity_id = request.POST.get("identity_id", "")
+        try:
+            intake = apcv.apcv_intake(
+                actor=request.user, scanned=form.cleaned_data["scanned"],
+                identity_id=int(identity_id) if identity_id.isdigit() else None,
+                acknowledged_candidates=[int(pk) for pk in request.POST.getlist("acknowledged") if pk.isdigit()],
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            if intake.identity is not None:
+                level = messages.SUCCESS if intake.applied else (messages.WARNING if intake.worklist_item else messages.INFO)
+                messages.add_message(request, level, intake.message)
+                return _identity_page(intake.identity.pk)
+    return _render(request, site, "apcv.html", _("Appli carte Vitale"), form=form, intake=intake,
+                   scanned=form.data.get("scanned", ""))
+
+
+# --- Creation from the carte Vitale ---
+
+def card_page(request, *, site):
+    """Read the card, choose a beneficiary, judge the anteriority candidates, then the recovery by card."""
+    user = request.user
+    if not (user.has_perm("identities.add_identity") and user.has_perm("identities.use_insi")):
+        raise PermissionDenied
+    form = CardForm(request.POST or None)
+    context = {"form": form, "reader_available": settings.INSI_SIMULATOR_ENABLED, "card_id": request.POST.get("card", "")}
+    if request.method == "POST" and settings.INSI_SIMULATOR_ENABLED and form.is_valid():
+        try:
+            beneficiaries = SimulatorCardReader(form.cleaned_data["card"]).beneficiaries()
+            if request.POST.get("action") == "choose":
+                index = request.POST.get("index", "")
+                if not (index.isdigit() and int(index) < len(beneficiaries)):
+                    raise RuleViolation(_("bénéficiaire inconnu sur cette carte : relisez la carte"), field="card")
+                identity_id = request.POST.get("identity_id", "")
+                intake = card_intake.card_intake(
+                    actor=user, card=beneficiaries[int(index)], identity_id=int(identity_id) if identity_id.isdigit() else None,
+                    acknowledged_candidates=[int(pk) for pk in request.POST.getlist("acknowledged") if pk.isdigit()],
+                )
+                if intake.recovery is not None:
+                    return HttpResponseRedirect(reverse("admin:insi_recovery", args=[intake.recovery.pk]))
+                if intake.identity is not None:
+                    messages.info(request, intake.message)
+                    return _identity_page(intake.identity.pk)
+                context |= {"intake": intake, "index": index}
+            else:
+                context["beneficiaries"] = beneficiaries
+        except ServiceError as error:
+            apply_service_error(form, error)
+    return _render(request, site, "card.html", _("Créer depuis la carte Vitale"), **context)
 
 
 # --- Many identities ---
@@ -163,7 +228,7 @@ def batch(request, *, site):
         raise PermissionDenied
     form = BatchForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        ids = campaigns.worklist_identity_ids(form.cleaned_data["worklist_kind"], request.user)
+        ids = campaigns.worklist_identity_ids(form.cleaned_data["worklist_kind"], request.user, limit=form.cleaned_data["count"])
         if ids:
             return start_batch(request, ids)
         form.add_error("worklist_kind", _("aucun élément ouvert dans cette file"))

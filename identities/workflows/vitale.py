@@ -1,4 +1,4 @@
-"""The carte Vitale reader seam: what a reader returns, and the reader fed by a typed form (no card reader here)."""
+"""The carte Vitale reader seam: what a reader returns, the reader fed by a typed form, and the simulator's cards (no card reader here)."""
 from __future__ import annotations
 
 import re
@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from identities.core import matricule, traits
 from identities.core.errors import RuleViolation
+from insi.simulator import cards as simulated_cards
 
 # A lunar date: the card may hold 00 for an unknown day or month, never a calendar check.
 _LUNAR_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -34,15 +35,41 @@ class VitaleCard:
     birth_date: str  # AAAA-MM-JJ, 00 allowed
     birth_rank: str = "1"
     insured_nir: str = ""
+    given_name: str = ""  # the first given name the card shows (not sent to INSi; the creation's starting point)
 
     def as_json(self) -> dict:
         return asdict(self)
+
+    @property
+    def sex(self) -> str:
+        """From the NIR's first digit (1, 3, 7: M; 2, 4, 8: F): the card itself carries no sex."""
+        return {"1": "M", "3": "M", "7": "M", "2": "F", "4": "F", "8": "F"}.get(self.beneficiary_nir[:1], "")
 
 
 class CardReader(Protocol):
     """Anything that reads the beneficiary of a carte Vitale: a SESAM-Vitale reader later, a typed form now."""
 
     def read(self) -> VitaleCard: ...
+
+
+class CardBeneficiaries(Protocol):
+    """A reader that lists every beneficiary of the card inserted (the insured person and those attached)."""
+
+    def beneficiaries(self) -> list[VitaleCard]: ...
+
+
+class SimulatorCardReader:
+    """The simulator's cards (insi/simulator/cards.py), for tests and the demo: no SESAM-Vitale reader here."""
+
+    def __init__(self, card_id: str):
+        self.card_id = card_id
+
+    def beneficiaries(self) -> list[VitaleCard]:
+        found = simulated_cards.card_beneficiaries(self.card_id)
+        if not found:
+            raise RuleViolation(_("carte Vitale illisible ou inconnue : réinsérez-la"), field="card")
+        return [VitaleCard(beneficiary_nir=b.beneficiary_nir, birth_name=b.birth_name, birth_date=b.birth_date,
+                           birth_rank=b.birth_rank, insured_nir=b.insured_nir, given_name=b.given_name) for b in found]
 
 
 def _nir(value: str, field: str, *, required: bool) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from insi.oids import matricule_key
+from insi.simulator import retry_book
 
 GENERATED_PREFIX = "GENERE-"
 _NAME_LETTERS = 6
@@ -134,7 +135,7 @@ def identities_named(birth_name: str, *, generated_count: int) -> list[SimIdenti
 @functools.cache
 def _test_identities_by_name() -> dict[str, tuple[SimIdentity, ...]]:
     by_name: dict[str, list[SimIdentity]] = {}
-    for identity in TEST_IDENTITIES:
+    for identity in (*TEST_IDENTITIES, *(SimIdentity(**record) for record in retry_book.national_records())):
         by_name.setdefault(identity.birth_name, []).append(identity)
     return {name: tuple(items) for name, items in by_name.items()}
 

@@ -69,10 +69,10 @@ def test_a_bad_trait_on_update_names_the_field_and_changes_nothing(front_desk):
     assert ident.birth_name == "MARTIN" and ident.version == 1
 
 
-def test_an_unknown_birthplace_is_refused_on_manual_entry(front_desk):
+def test_a_code_unknown_to_the_cog_is_refused_on_manual_entry(front_desk):
     with pytest.raises(RuleViolation) as error:
         services.identity_create(actor=front_desk, birth_name="DURAND", birth_given_names="LEA", birth_date="1990-01-01",
-                                 sex="F", birthplace_code="99999")
+                                 sex="F", birthplace_code="99998")
     assert error.value.field == "birthplace_code" and "inconnu" in error.value.message
 
 

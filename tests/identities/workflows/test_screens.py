@@ -162,7 +162,7 @@ def test_a_batch_can_start_from_a_worklist(insi, front_desk, civ_member):
     identity = people.desk(front_desk, people.ADRUN)
     worklists.worklists_sync(actor=civ_member)
 
-    response = logged_in(civ_member).post(reverse("admin:insi_batch"), {"worklist_kind": "PROV"})
+    response = logged_in(civ_member).post(reverse("admin:insi_batch"), {"worklist_kind": "PROV", "count": "10"})
 
     run = InsiRun.objects.get()
     assert response.url == reverse("admin:insi_run", args=[run.pk])
