@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
-from identities.core import matricule, selectors, traits
+from identities.core import birthplaces, matricule, selectors, traits
 from identities.core.errors import ConflictError, NotAllowed, RuleViolation, require_permission
 from identities.core.events import identity_event_recorded
 from identities.core.models import (
@@ -105,9 +105,10 @@ def _as_violation(error: Exception) -> RuleViolation:
     return RuleViolation(getattr(error, "message", str(error)), field=getattr(error, "field", None))
 
 
-def _check_birthplace(code: str) -> None:
-    if code and not Birthplace.objects.filter(code=code).exists():
-        raise RuleViolation(f"code INSEE {code} inconnu du référentiel des communes et pays (COG)", field=traits.BIRTHPLACE)
+def _check_birthplace(code: str, birth_date: str) -> None:
+    refusal = birthplaces.birthplace_refusal(code, birth_date)
+    if refusal:
+        raise RuleViolation(refusal, field=traits.BIRTHPLACE)
 
 
 def _drop_ins(identity: Identity, actor, *, reason: str) -> dict:
@@ -168,7 +169,7 @@ def identity_create(
         used_given = traits.normalise_given_name(used_given_name, field=traits.USED_GIVEN_NAME) if used_given_name.strip() else ""
     except traits.TraitError as error:
         raise _as_violation(error) from error
-    _check_birthplace(strict.birthplace_code)
+    _check_birthplace(strict.birthplace_code, strict.birth_date)
 
     candidates = selectors.anteriority_search(
         name=strict.birth_name, given_name=strict.first_birth_given_name, birth_date=strict.birth_date
@@ -242,8 +243,8 @@ def identity_update_traits(*, actor, identity_id: int, expected_version: int | N
         diff = _normalised_changes(identity, changes)
         if not diff:
             return UpdateOutcome(identity=identity, changed=[])
-        if "birthplace_code" in diff:
-            _check_birthplace(diff["birthplace_code"])
+        if {"birthplace_code", "birth_date"} & set(diff):
+            _check_birthplace(diff.get("birthplace_code", identity.birthplace_code), diff.get("birth_date", identity.birth_date))
         locked_changes = sorted(set(diff) & set(STRICT_TRAIT_FIELDS)) if identity.is_locked else []
         outcome = UpdateOutcome(identity=identity, changed=sorted(diff), from_status=identity.status)
         if locked_changes:

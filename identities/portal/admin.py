@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from identities.core import matricule, selectors, services, traits, worklists
+from identities.core import birthplaces, matricule, selectors, services, traits, worklists
 from identities.core.diffusion import shareable_ins
 from identities.core.errors import ServiceError
 from identities.core.models import (
@@ -396,7 +396,7 @@ class IdentityAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("commune ou pays"))
     def birthplace_label(self, identity):
         place = Birthplace.objects.filter(code=identity.birthplace_code).first() if identity.birthplace_code else None
-        return str(place.name) if place else "—"
+        return birthplaces.place_label(place) if place else "—"
 
     @admin.display(description=_("matricule INS"))
     def ins_display(self, identity):

@@ -7,14 +7,14 @@ from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import CheckConstraint
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
-from identities.core import services, worklists
+from identities.core import birthplaces, services, worklists
 from identities.core.errors import ServiceError
 from identities.core.models import Attribute, DocumentCheck, Identity
 from identities.core.screens import apply_service_error
@@ -27,6 +27,19 @@ _ATTRIBUTE_FIELDS = {Attribute.DOUT: "doubtful", Attribute.FICT: "fictitious", A
 
 def _missing(codename: str) -> str:
     return _("Réservé aux utilisateurs habilités : « %(permission)s ».") % {"permission": _PERMISSION_NAMES[codename]}
+
+
+# --- The birthplace field's helper (JSON for static/identities/birthplace.js) ---
+
+def birthplace_search(request):
+    """``?code=75012`` says what a typed code is; ``?q=boulogne`` searches by name; ``naissance`` dates both."""
+    if not request.user.has_perm("identities.view_identity"):
+        raise PermissionDenied
+    birth_date = request.GET.get("naissance", "")[:10]
+    code = request.GET.get("code", "").strip()
+    if code:
+        return JsonResponse(birthplaces.birthplace_lookup(code=code[:5], birth_date=birth_date))
+    return JsonResponse({"results": birthplaces.birthplaces_search(query=request.GET.get("q", "")[:80], birth_date=birth_date)})
 
 
 # --- What can be done on an identity, for this user, now ---
