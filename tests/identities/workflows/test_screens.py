@@ -131,7 +131,8 @@ def test_the_carte_vitale_form_leads_to_the_comparison_or_names_the_wrong_field(
     wrong = client.post(url, {"beneficiary_nir": "275126322074975", "birth_name": "ADRUN", "birth_date": "31/12/1975", "birth_rank": "1"})
     right = client.post(url, {"beneficiary_nir": people.ADRUN_INS, "birth_name": "ADRUN", "birth_date": "31/12/1975", "birth_rank": "1"})
 
-    assert "la clé 75 est fausse" in wrong.content.decode()
+    assert "la clé 75 ne correspond pas aux 13 premiers caractères" in wrong.content.decode()
+    assert "attendue" not in wrong.content.decode()
     assert right.url == reverse("admin:insi_recovery", args=[identity.insi_recoveries.get().pk])
 
 
