@@ -397,7 +397,7 @@ def identity_set_attribute(*, actor, identity_id: int, attribute: str, value: bo
             if before != identity.status:
                 audit_event(identity, IdentityEvent.Kind.STATUS_CHANGED, actor, reason=reason,
                             from_status=before, to_status=identity.status, transition="marked_unreliable")
-        save_identity(identity, actor, f"{label} {'posé' if value else 'levé'} : {reason}")
+        save_identity(identity, actor, f"Attribut « {label} » {'posé' if value else 'levé'} : {reason}")
     return identity
 
 
@@ -531,6 +531,6 @@ def identity_apply_insi_result(
         changes = {name: [before[name], getattr(identity, name)] for name in STRICT_TRAIT_FIELDS if before[name] != getattr(identity, name)}
         audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation=operation,
                     exchange_id=exchange_id, oid=result.active.oid, nature=matricule.nature_of(result.active.oid), changes=changes)
-        _transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({operation})", channel=Channel.INSI)
-        save_identity(identity, actor, f"Résultat INSi intégré ({operation})")
+        _transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({source.label})", channel=Channel.INSI)
+        save_identity(identity, actor, f"Résultat INSi intégré ({source.label})")
     return InsiOutcome(identity=identity, applied=True, message=f"Identité passée au statut « {identity.get_status_display()} ».")

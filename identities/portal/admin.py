@@ -5,7 +5,7 @@ Display and navigation only: every change goes through a service, which owns the
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -133,7 +133,8 @@ class _Refused(Exception):
 
 
 class _IdentityHistoryHelper(HistoricalRecordContextHelper):
-    """History entries: codes shown with their labels, the INS masked (the diffusion gate rules screens too)."""
+    """History entries as the identity page shows them: field labels, « Oui »/« Non », status and sex labels,
+    the commune name beside its code, dates in local time; the INS masked (the diffusion gate rules screens too)."""
 
     MASKED = {"ins_matricule", "ins_oid"}
     HIDDEN = {"version", "updated_by"}
@@ -145,10 +146,28 @@ class _IdentityHistoryHelper(HistoricalRecordContextHelper):
     def prepare_delta_change_value(self, change, value):
         if change.field in self.MASKED:
             return gettext("(renseigné, non affiché)") if value else "—"
-        field = Identity._meta.get_field(change.field)
-        if field.choices:
-            return dict(field.flatchoices).get(value, value)
-        return super().prepare_delta_change_value(change, value)
+        return history_value(Identity._meta.get_field(change.field), value)
+
+
+def history_value(field, value) -> str:
+    """One stored value as the screens show it."""
+    if value is None or value == "":
+        return "—"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return gettext("Oui") if value else gettext("Non")
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
+    if field.name == "birth_date":
+        return traits.parse_birth_date(value).french()
+    if field.name == "birthplace_code":
+        names = selectors.birthplace_names([value])
+        return f"{value} {names[value]}" if value in names else value
+    if field.is_relation and field.related_model is not None:
+        related = field.related_model._default_manager.filter(pk=value).first()
+        return str(related) if related else str(value)
+    return str(value)
 
 
 class DocumentCheckInline(admin.TabularInline):
@@ -461,6 +480,9 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
     def get_historical_record_context_helper(self, request, historical_record):
         return _IdentityHistoryHelper(self.model, historical_record)
+
+    def history_view_title(self, request, obj):
+        return gettext("Historique des modifications : %(identity)s") % {"identity": obj}
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         # One version shown as a form would invite a revert, which would bypass the state machine.

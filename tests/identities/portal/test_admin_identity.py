@@ -326,6 +326,26 @@ def test_the_history_says_who_when_what_and_why_and_masks_the_ins(front_desk, ci
     assert "Revert" not in page and "Rétablir" not in page
 
 
+def test_the_history_reads_as_the_identity_page_shows_it(front_desk, civ_referent, birthplaces):
+    identity = factories.qualified(front_desk)
+    services.identity_update_traits(
+        actor=civ_referent, identity_id=identity.pk, expected_version=identity.version, reason="Acte de naissance",
+        birthplace_code="75112",
+    )
+    services.identity_set_attribute(actor=civ_referent, identity_id=identity.pk, attribute="DOUT", value=True,
+                                    reason="Pièce suspecte")
+    page = logged_in(civ_referent).get(reverse("admin:identities_identity_history", args=[identity.pk])).content.decode()
+
+    assert "<h1>Historique des modifications : MARTIN JEANNE" in page
+    assert "Identité douteuse :</strong> Non &rarr; Oui" in page
+    assert "63220 Mazoires &rarr; 75112 Paris 12e Arrondissement" in page
+    assert "Attribut « Identité douteuse » posé : Pièce suspecte" in page
+    assert "Résultat INSi intégré (Récupération INSi)" in page
+    # Local time, as people read it: no UTC offset, no raw True/False/None, no English.
+    for raw in ("+00:00", "False", "True", "None", "(recovery)", "View history"):
+        assert raw not in page, raw
+
+
 def test_a_single_version_is_not_offered_for_reverting(front_desk):
     identity = factories.identity(front_desk)
     version = identity.history.first()
