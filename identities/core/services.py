@@ -454,14 +454,20 @@ _SOURCES = {
 }
 
 
+REPLACED_AFTER_KO = "Nouvelle récupération INSi après une vérification KO"
+
+
 def identity_apply_insi_result(
-    *, actor, identity_id: int, result: InsiIdentity, operation: str = "recovery", exchange_id: int | None = None
+    *, actor, identity_id: int, result: InsiIdentity, operation: str = "recovery", exchange_id: int | None = None,
+    replace_after_ko: bool = False,
 ) -> InsiOutcome:
     """Feed an identity with what INSi returned (code 00 or verification OK) once it is accepted.
 
     Traits are stored exactly as returned; the matricule and its history are registered;
     PROV→RECUP or VALI→QUAL. A matricule already held by another identity is a collision:
-    nothing is integrated and both records are flagged.
+    nothing is integrated and both records are flagged. ``replace_after_ko``: the new recovery
+    a verification KO invites; the stored INS is invalidated (one level down, by a user who may
+    invalidate an INS) and the returned one integrated, in the same transaction.
     """
     require_permission(actor, "identities.use_insi", "Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi.")
     if operation not in _SOURCES:
@@ -485,6 +491,12 @@ def identity_apply_insi_result(
         identity = lock_identity(identity_id)
         if identity.doubtful or identity.fictitious:
             raise NotAllowed("Refusé : les appels INSi sont bloqués pour une identité douteuse ou fictive.")
+        if identity.is_locked and replace_after_ko:
+            require_permission(actor, "identities.invalidate_ins",
+                               "Refusé : remplacer l'INS après une vérification KO est réservé à la CIV (invalidation de l'INS).")
+            audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=REPLACED_AFTER_KO,
+                        **_drop_ins(identity, actor, reason=REPLACED_AFTER_KO))
+            _transition(identity, "ins_invalidated", actor, reason=REPLACED_AFTER_KO)
         if identity.is_locked and identity.ins_matricule == ins:
             raise RuleViolation(f"Aucune récupération nécessaire : l'identité est déjà « {identity.get_status_display()} ».")
         if identity.is_locked:

@@ -130,6 +130,12 @@ def worklist_decide(*, actor, item_id: int, decision: str, note: str = "") -> Wo
     return item
 
 
+def worklist_close_resolved(*, actor, identity_id: int, kind: str, note: str) -> int:
+    """Close an identity's open items of one queue whose cause an action has just resolved (bookkeeping, not a decision)."""
+    return WorklistItem.objects.filter(identity_id=identity_id, kind=kind, state=WorklistItem.State.OPEN).update(
+        state=WorklistItem.State.DONE, decision=Decision.OBSOLETE, decision_note=note, decided_by=actor, decided_at=timezone.now())
+
+
 @dataclass
 class SyncOutcome:
     opened: int

@@ -427,6 +427,15 @@ class IdentityAdmin(SimpleHistoryAdmin):
             )
         if identity.ins_matricule:
             return gettext("Matricule INS enregistré, non diffusable : l'identité n'est pas qualifiée.")
+        invalidation = selectors.last_ins_invalidation(identity)
+        if invalidation is not None:
+            return format_html(
+                '<span class="ins-invalidated">{}</span>',
+                gettext("INS invalidé le %(when)s par %(who)s : %(why)s. Une nouvelle récupération INSi est possible.") % {
+                    "when": timezone.localtime(invalidation.at).strftime("%d/%m/%Y à %H:%M"),
+                    "who": invalidation.actor_name or gettext("le système"), "why": invalidation.reason or "—",
+                },
+            )
         return gettext("Aucun matricule INS (l'INS n'a pas été récupéré auprès d'INSi).")
 
     @admin.display(description=_("historique des matricules"))
@@ -437,12 +446,13 @@ class IdentityAdmin(SimpleHistoryAdmin):
         shown = shareable_ins(identity) is not None
         return format_html(
             '<table class="ins-history"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>',
-            gettext("matricule"), gettext("nature du retour"), gettext("origine"), gettext("enregistré le"), gettext("invalidé"),
+            gettext("matricule"), gettext("état"), gettext("origine"), gettext("enregistré le"), gettext("invalidation"),
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
                 (
                     f"{matricule.display(row.matricule)} ({row.nature})" if shown else gettext("non diffusable"),
-                    row.get_kind_display(), row.get_source_display(), timezone.localtime(row.recorded_at).strftime("%d/%m/%Y"),
-                    f"{timezone.localtime(row.invalidated_at):%d/%m/%Y} : {row.invalidation_reason}" if row.invalidated_at else "—",
+                    gettext("Invalidé") if row.invalidated_at else row.get_kind_display(),
+                    row.get_source_display(), timezone.localtime(row.recorded_at).strftime("%d/%m/%Y"),
+                    f"{timezone.localtime(row.invalidated_at):%d/%m/%Y %H:%M} : {row.invalidation_reason}" if row.invalidated_at else "—",
                 )
                 for row in rows
             )),

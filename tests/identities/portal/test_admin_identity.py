@@ -1,4 +1,5 @@
 """The identity screens: list, search-first creation, change form, locked traits, actions, history."""
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -304,6 +305,17 @@ def test_the_civ_withdraws_a_document_check_and_invalidates_an_ins(front_desk, c
     client.post(action_url(identity, "invalider-ins"), {"reason": "Vérification INSi KO"})
     identity.refresh_from_db()
     assert identity.status == Status.PROV and identity.ins_matricule is None
+
+
+def test_after_an_invalidation_the_page_says_when_by_whom_and_why(front_desk, civ_member):
+    identity = factories.qualified(front_desk)
+    logged_in(civ_member).post(action_url(identity, "invalider-ins"), {"reason": "Usurpation signalée"})
+
+    page = logged_in(civ_member).get(reverse("admin:identities_identity_change", args=[identity.pk])).content.decode()
+    assert re.search(r"INS invalidé le \d\d/\d\d/\d{4} à \d\d:\d\d par [^:]+ : Usurpation signalée", page)
+    assert "n'a pas été récupéré" not in page
+    row = re.search(r'<table class="ins-history">.*?</table>', page, re.S).group(0)
+    assert "<td>Invalidé</td>" in row and "Usurpation signalée" in row
 
 
 def test_an_unknown_action_is_not_found(front_desk):

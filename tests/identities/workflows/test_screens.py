@@ -51,6 +51,31 @@ def test_an_open_verification_ko_is_shown_as_an_alert_on_the_identity(insi, fron
     assert 'id="insi-ko-alert"' in page and "traits différents" in page
 
 
+def test_after_a_verification_ko_the_civ_recovers_again_and_the_returned_ins_replaces_the_stored_one(insi, front_desk, civ_member):
+    identity = people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
+    ko = worklists.worklist_add_item(actor=civ_member, kind=WorklistItem.Kind.INSI_VERIFICATION, identity_id=identity.pk,
+                                     reason="Vérification INSi KO : traits différents")
+    civ = logged_in(civ_member)
+
+    page = civ.get(_page(identity)).content.decode()
+    assert "Faites une nouvelle récupération de l'INS" in page
+    assert 'id="insi-recover" value=' in page and "Aucune récupération nécessaire" not in page
+    # The front desk is told why it is the CIV's to do: the stored INS will be replaced.
+    assert "réservée à la CIV" in logged_in(front_desk).get(_page(identity)).content.decode()
+
+    civ.post(reverse("admin:insi_recover", args=[identity.pk]))
+    found = identity.insi_recoveries.get()
+    civ.post(reverse("admin:insi_recovery", args=[found.pk]), {"action": "accept"})
+
+    identity.refresh_from_db()
+    ko.refresh_from_db()
+    assert (identity.status, identity.ins_matricule) == (Status.RECUP, people.ADRUN_INS)
+    old, new = identity.matricules.order_by("recorded_at", "id")
+    assert old.invalidated_at is not None and "vérification KO" in old.invalidation_reason and new.invalidated_at is None
+    assert (ko.state, ko.decision) == (WorklistItem.State.DONE, WorklistItem.Decision.OBSOLETE)
+    assert "Alerte INSi" not in civ.get(_page(identity)).content.decode()
+
+
 def test_recovering_shows_the_comparison_with_each_difference_marked_in_words(insi, front_desk):
     identity = people.desk(front_desk, people.ARTAGNAN, birthplace_code="75056")
     client = logged_in(front_desk)
