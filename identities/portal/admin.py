@@ -356,6 +356,8 @@ class IdentityAdmin(SimpleHistoryAdmin):
                 "Recherchez d'abord la personne (nom, prénom, date de naissance) : le bouton de création apparaît sous les résultats."
             ))
             return HttpResponseRedirect(reverse("admin:identities_identity_changelist"))
+        if object_id is None:
+            extra_context = {"title": gettext("Nouvelle identité"), **(extra_context or {})}
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refusal:
@@ -553,6 +555,7 @@ class WorklistItemAdmin(admin.ModelAdmin):
     show_facets = ShowFacets.NEVER
     paginator = CappedCountPaginator
     actions = ["claim"]
+    count_nouns = (_("élément"), _("éléments"))
     fields = ("kind", "identity_column", "other_column", "reason", "owner", "opened_at", "created_by", "state",
               "decision", "decision_note", "decided_by", "decided_at")
     readonly_fields = fields
@@ -603,6 +606,7 @@ class WorklistItemAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         context = {
+            "title": gettext("Files de travail de la CIV"),
             "queues": worklists.worklist_queue_sizes(user=request.user),
             "can_manage": self.has_manage_permission(request),
             **(extra_context or {}),
