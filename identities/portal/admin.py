@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import ShowFacets
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -209,8 +210,9 @@ class IdentityAdmin(SimpleHistoryAdmin):
     change_list_template = "admin/identities/identity/change_list.html"
     change_form_template = "admin/identities/identity/change_form.html"
     object_history_list_template = "admin/identities/identity/history_list.html"
+    # What tells homonyms apart at a glance, narrow enough for 1280 px beside the filters.
     list_display = (
-        "birth_name_column", "first_given_name_column", "birth_date_column", "sex", "used_name",
+        "birth_name_column", "first_given_name_column", "birth_date_column", "birthplace_column", "ipp_column",
         "status_column", "attributes_column", "nature_column",
     )
     list_display_links = ("birth_name_column",)
@@ -225,17 +227,31 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
     # --- List ---
 
-    @admin.display(description=_("nom de naissance"), ordering="birth_name_key")
+    @admin.display(description=_("nom de naissance (nom utilisé)"), ordering="birth_name_key")
     def birth_name_column(self, identity):
+        if identity.used_name and identity.used_name != identity.birth_name:
+            return format_html('{} <small class="ins-used-name">({})</small>', identity.birth_name, identity.used_name)
         return identity.birth_name
 
     @admin.display(description=_("premier prénom"))
     def first_given_name_column(self, identity):
         return identity.first_birth_given_name
 
-    @admin.display(description=_("date de naissance"), ordering="birth_date")
+    @admin.display(description=_("naissance, sexe"), ordering="birth_date")
     def birth_date_column(self, identity):
-        return identity.birth_date_display
+        return format_html('{} <abbr title="{}">{}</abbr>', identity.birth_date_display, identity.get_sex_display(), identity.sex)
+
+    @admin.display(description=_("lieu de naissance"))
+    def birthplace_column(self, identity):
+        if not identity.birthplace_code:
+            return "—"
+        name = getattr(identity, "birthplace_name", None)
+        return format_html('{} <small class="ins-code">{}</small>', name or "?", identity.birthplace_code)
+
+    @admin.display(description=_("IPP"))
+    def ipp_column(self, identity):
+        # The permanent identifier, shortened on screen (the full one in the tooltip).
+        return format_html('<span class="ins-ipp" title="{}">{}</span>', identity.ipp, str(identity.ipp)[:8])
 
     @admin.display(description=_("statut"))
     def status_column(self, identity):
@@ -252,6 +268,11 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
     def get_changelist(self, request, **kwargs):
         return IdentityChangeList
+
+    def get_queryset(self, request):
+        # The commune name of each row, read for the page's rows only (a correlated subquery after LIMIT).
+        names = Birthplace.objects.filter(code=OuterRef("birthplace_code")).values("name")[:1]
+        return super().get_queryset(request).annotate(birthplace_name=Subquery(names))
 
     def get_search_results(self, request, queryset, search_term):
         terms = AnteriorityForm.terms(request.GET)
