@@ -8,7 +8,9 @@ import dataclasses
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.options import ShowFacets
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
@@ -553,14 +555,50 @@ class OwnerFilter(admin.SimpleListFilter):
     parameter_name = "responsable"
 
     def lookups(self, request, model_admin):
-        return [("moi", _("Mes éléments")), ("personne", _("Non attribués"))]
+        members = [(str(user.pk), user.get_full_name() or user.get_username()) for user in worklists.worklist_civ_members()]
+        return [("moi", _("Mes éléments")), ("personne", _("Non attribués")), *members]
 
     def queryset(self, request, queryset):
         if self.value() == "moi":
             return queryset.filter(owner=request.user)
         if self.value() == "personne":
             return queryset.filter(owner__isnull=True)
+        if self.value() and self.value().isdigit():
+            return queryset.filter(owner_id=int(self.value()))
         return queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    """The same age bands as the queue counts of the home page and the dashboard."""
+
+    title = _("âge")
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [(band, label) for band, (label, _older, _younger) in worklists.AGE_BANDS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in worklists.AGE_BANDS:
+            return queryset.filter(worklists.age_band_filter(self.value()))
+        return queryset
+
+
+class WorklistActionForm(ActionForm):
+    """The list's action bar, with the CIV member the selected items are given to."""
+
+    owner = forms.ModelChoiceField(label=_("à"), queryset=None, required=False, empty_label=_("— responsable —"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = worklists.worklist_civ_members()
+
+
+# Short words for the decision buttons of a list row (the item's page gives the full wording).
+_DECISION_BUTTONS = {
+    WorklistItem.Decision.CONFIRMED: _("Confirmer"),
+    WorklistItem.Decision.DISMISSED: _("Écarter"),
+    WorklistItem.Decision.HANDLED: _("Marquer traité"),
+}
 
 
 @admin.register(WorklistItem)
@@ -568,14 +606,15 @@ class WorklistItemAdmin(admin.ModelAdmin):
     change_list_template = "admin/identities/worklistitem/change_list.html"
     change_form_template = "admin/identities/worklistitem/change_form.html"
     list_display = ("kind", "identity_column", "other_column", "reason", "owner", "age_column", "decision_column")
-    list_filter = ("kind", StateFilter, OwnerFilter)
+    list_filter = ("kind", StateFilter, OwnerFilter, AgeFilter)
+    action_form = WorklistActionForm
     list_select_related = ("identity", "other", "owner", "decided_by")
     sortable_by = ("kind", "age_column")
     list_per_page = 50
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
     paginator = CappedCountPaginator
-    actions = ["claim"]
+    actions = ["claim", "assign_selected"]
     count_nouns = (_("élément"), _("éléments"))
     fields = ("kind", "identity_column", "other_column", "reason", "owner", "opened_at", "created_by", "state",
               "decision", "decision_note", "decided_by", "decided_at")
@@ -624,6 +663,46 @@ class WorklistItemAdmin(admin.ModelAdmin):
             self.message_user(request, error.message, messages.ERROR)
         else:
             self.message_user(request, gettext("%(count)d élément(s) pris en charge.") % {"count": count})
+
+    @admin.action(description=_("Attribuer les éléments sélectionnés au responsable choisi"), permissions=["manage"])
+    def assign_selected(self, request, queryset):
+        owner_id = request.POST.get("owner") or None
+        try:
+            count = worklists.worklist_assign_many(
+                actor=request.user, item_ids=queryset.values_list("pk", flat=True), owner_id=int(owner_id) if owner_id else None)
+        except (ServiceError, ValueError) as error:
+            self.message_user(request, getattr(error, "message", gettext("responsable illisible")), messages.ERROR)
+        else:
+            self.message_user(request, gettext("%(count)d élément(s) attribué(s).") % {"count": count})
+
+    def get_list_display(self, request):
+        if not self.has_manage_permission(request):
+            return self.list_display
+        return (*self.list_display, self._row_actions(request))
+
+    def _row_actions(self, request):
+        """The buttons of one row: open (or compare the pair), take it, decide. They submit the list's own form
+        to the item's assign or decision URL (formaction), so the list stays one form and works without JavaScript."""
+        back = urlencode({"next": request.get_full_path()})
+
+        @admin.display(description=_("agir"))
+        def actions_column(item):
+            page = reverse("admin:identities_worklistitem_change", args=[quote(item.pk)])
+            links = [format_html('<a class="button" href="{}">{}</a>', page,
+                                 gettext("Comparer la paire") if item.other_id else gettext("Ouvrir"))]
+            if item.state == WorklistItem.State.OPEN:
+                if item.owner_id != request.user.pk:
+                    url = reverse("admin:identities_worklistitem_assign", args=[quote(item.pk)]) + "?" + back
+                    links.append(format_html('<button type="submit" class="button" name="claim" value="1" formaction="{}">{}</button>',
+                                             url, gettext("Prendre")))
+                url = reverse("admin:identities_worklistitem_decide", args=[quote(item.pk)]) + "?" + back
+                for decision, long_label in worklists.decisions_for(item.kind):
+                    links.append(format_html(
+                        '<button type="submit" class="button" name="decision" value="{}" formaction="{}" title="{}">{}</button>',
+                        decision, url, long_label, _DECISION_BUTTONS.get(decision, long_label)))
+            return format_html('<span class="ins-row-actions">{}</span>', format_html_join(" ", "{}", ((link,) for link in links)))
+
+        return actions_column
 
     def changelist_view(self, request, extra_context=None):
         context = {

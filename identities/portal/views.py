@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import number_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
@@ -197,7 +198,14 @@ def identity_action(request, model_admin, object_id: str, action: str):
 # --- Worklists (mounted by WorklistItemAdmin.get_urls) ---
 
 def _back_to_queue(request, model_admin) -> HttpResponseRedirect:
-    return HttpResponseRedirect(request.POST.get("next") or reverse("admin:identities_worklistitem_changelist"))
+    return HttpResponseRedirect(_next_page(request) or reverse("admin:identities_worklistitem_changelist"))
+
+
+def _next_page(request) -> str:
+    """Where a worklist button asked to come back (the list with its filters), if it is a page of this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return target if target and allowed else ""
 
 
 def worklist_decide(request, model_admin, object_id: str):
@@ -219,7 +227,7 @@ def worklist_decide(request, model_admin, object_id: str):
             return _back_to_queue(request, model_admin)
     else:
         messages.error(request, _("Décision : choisissez une des décisions proposées."))
-    return HttpResponseRedirect(reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
+    return HttpResponseRedirect(_next_page(request) or reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
 
 
 def worklist_assign(request, model_admin, object_id: str):
@@ -239,7 +247,7 @@ def worklist_assign(request, model_admin, object_id: str):
             messages.error(request, error.message)
         else:
             messages.success(request, _("Responsable mis à jour."))
-    return HttpResponseRedirect(reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
+    return HttpResponseRedirect(_next_page(request) or reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
 
 
 def worklist_refresh(request, model_admin):

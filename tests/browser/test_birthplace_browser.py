@@ -14,11 +14,14 @@ pytestmark = [
 
 def login(browser, portal_url, user):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(portal_url + "/login/")
     browser.find_element(By.NAME, "username").send_keys(user.username)
     browser.find_element(By.NAME, "password").send_keys("not-a-real-password-1")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # Wait for the home page: a page asked for before the login answer would be the login form again.
+    WebDriverWait(browser, 10).until(lambda _: "/login/" not in browser.current_url)
 
 
 def test_a_postal_code_is_named_and_the_insee_code_proposed_then_a_commune_is_found_by_name(

@@ -66,3 +66,44 @@ def test_the_history_and_a_missing_page_read_as_french(portal_url, narrow_browse
     browser.get(portal_url + "/nulle-part/")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Page introuvable"
     assert browser.find_element(By.LINK_TEXT, "Rechercher une identité")
+
+
+def test_the_cell_acts_on_worklist_items_from_the_list(portal_url, narrow_browser, front_desk, civ_member, civ_referent, birthplaces):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from identities.core import worklists
+    from identities.core.models import WorklistItem
+
+    browser = narrow_browser
+    items = [
+        worklists.worklist_add_item(actor=civ_member, kind=WorklistItem.Kind.DOUBTFUL, reason="à instruire",
+                                    identity_id=factories.identity(front_desk, birth_name=name).pk)
+        for name in ("ALPHA", "BETA", "GAMMA")
+    ]
+    login(browser, portal_url, civ_member)
+    browser.get(portal_url + "/identities/worklistitem/?kind__exact=DOUT")
+    assert "3 éléments" in browser.find_element(By.CSS_SELECTOR, "p.paginator").text
+
+    def row(item):
+        return browser.find_element(By.XPATH, f"//tr[.//input[@name='_selected_action' and @value='{item.pk}']]")
+
+    def click_and_wait(button):
+        button.click()
+        WebDriverWait(browser, 5).until(expected_conditions.staleness_of(button))
+
+    click_and_wait(row(items[0]).find_element(By.XPATH, ".//button[text()='Prendre']"))
+    assert "kind__exact=DOUT" in browser.current_url
+    assert "Dominique" in row(items[0]).text or civ_member.username in row(items[0]).text
+    click_and_wait(row(items[1]).find_element(By.XPATH, ".//button[text()='Marquer traité']"))
+    assert "2 éléments" in browser.find_element(By.CSS_SELECTOR, "p.paginator").text
+
+    row(items[2]).find_element(By.NAME, "_selected_action").click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("assign_selected")
+    Select(browser.find_element(By.NAME, "owner")).select_by_value(str(civ_referent.pk))
+    click_and_wait(browser.find_element(By.CSS_SELECTOR, "button[name=index]"))
+    assert "1 élément(s) attribué(s)." in browser.page_source
+    states = {item.pk: (item.owner_id, item.state) for item in WorklistItem.objects.filter(pk__in=[i.pk for i in items])}
+    assert states == {items[0].pk: (civ_member.pk, "OPEN"), items[1].pk: (civ_member.pk, "DONE"),
+                      items[2].pk: (civ_referent.pk, "OPEN")}

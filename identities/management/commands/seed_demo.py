@@ -60,6 +60,8 @@ class Demo:
 DEMO_IDENTITIES = (
     # Provisional: typed at the desk, nothing checked yet.
     Demo("Dubois", "Léa", "F", "1992-04-11", "75112"),
+    # The same person typed again at another desk, without her birthplace: a potential duplicate for the CIV.
+    Demo("Dubois", "Léa", "F", "1992-04-11"),
     Demo("N'Diaye", "Aminata", "F", "1988-09-03", "99341"),
     Demo("Leroy", "Hugo", "M", "2001-07-30"),  # birthplace not known at entry
     Demo("Ouédraogo", "Issa", "M", "1970-00-00", "99331"),  # day and month unknown
@@ -165,6 +167,10 @@ class Command(BaseCommand):
             if demo.homonym:
                 homonyms.add(identity.pk)
         self._confirm_homonyms(homonyms, civ=users["demo.civ"])
+        # As the nightly pass would: the state queues and the pair sweep, so the demo's worklists are filled.
+        filled = pairs.worklists_refresh(actor=users["demo.civ"])
+        self.stdout.write(_("Files de travail : %(opened)d élément(s) ouvert(s), %(pairs)d paire(s) signalée(s).")
+                          % {"opened": filled.opened, "pairs": filled.pairs})
         self.stdout.write(self.style.SUCCESS(
             _("Identités de démonstration : %(created)d créées, %(skipped)d déjà présentes.")
             % {"created": created, "skipped": skipped}
