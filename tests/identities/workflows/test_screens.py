@@ -200,7 +200,7 @@ def test_the_civ_pauses_and_cancels_a_run_from_its_page(insi, front_desk, civ_me
     people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
     client = logged_in(civ_member)
     campaign = VerificationCampaign.objects.create(name="Revue", statuses=["RECUP", "QUAL"])
-    client.post(reverse("admin:identities_verificationcampaign_changelist"), {"action": "start_now", "_selected_action": [campaign.pk]})
+    client.post(reverse("admin:identities_verificationcampaign_changelist"), {"action": "start_now", "_selected_action": [campaign.pk], "confirm": "1"})
     run = InsiRun.objects.get()
     run_url = reverse("admin:insi_run", args=[run.pk])
 
@@ -213,10 +213,26 @@ def test_the_civ_pauses_and_cancels_a_run_from_its_page(insi, front_desk, civ_me
     assert run.state == InsiRun.State.CANCELLED and 'id="count-PENDING"' in page and 'id="run-cancel"' not in page
 
 
+def test_lancer_maintenant_says_which_identities_it_will_take_and_why_before_starting(insi, front_desk, civ_member):
+    due = people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
+    campaign = VerificationCampaign.objects.create(name="Revue", statuses=["RECUP", "QUAL"], not_verified_for_days=0)
+    client = logged_in(civ_member)
+    url = reverse("admin:identities_verificationcampaign_changelist")
+
+    page = client.post(url, {"action": "start_now", "_selected_action": [campaign.pk]}).content.decode()
+    assert not InsiRun.objects.exists()  # nothing started yet
+    assert "Cette exécution vérifiera 1 identité sur les 1 du périmètre." in page
+    assert "non vérifiées depuis 0 jours (ou jamais) : dues pour une vérification" in page
+    assert str(due) in page and 'id="confirm-start"' in page
+
+    client.post(url, {"action": "start_now", "_selected_action": [campaign.pk], "confirm": "1"})
+    assert InsiRun.objects.get().total == 1
+
+
 def test_a_front_desk_agent_does_not_see_others_runs(insi, front_desk, civ_member):
     people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
     campaign = VerificationCampaign.objects.create(name="Revue", statuses=["RECUP"])
-    logged_in(civ_member).post(reverse("admin:identities_verificationcampaign_changelist"), {"action": "start_now", "_selected_action": [campaign.pk]})
+    logged_in(civ_member).post(reverse("admin:identities_verificationcampaign_changelist"), {"action": "start_now", "_selected_action": [campaign.pk], "confirm": "1"})
     run = InsiRun.objects.get()
 
     assert logged_in(front_desk).get(reverse("admin:insi_run", args=[run.pk])).status_code == 403
@@ -236,7 +252,8 @@ def test_the_civ_configures_a_campaign_and_its_schedule_in_the_admin(civ_member)
     assert campaign.statuses == ["RECUP", "QUAL"] and campaign.created_by == civ_member
     assert PeriodicTask.objects.get(pk=campaign.periodic_task_id).crontab == nightly
     listing = client.get(reverse("admin:identities_verificationcampaign_changelist")).content.decode()
-    assert "Revue des NIA" in listing and "Identité récupérée + Identité qualifiée" in listing
+    assert "Revue des NIA" in listing
+    assert "identités récupérées et qualifiées (NIA seulement)" in listing and "lancée tous les jours à 02:00" in listing
 
 
 def test_the_lists_of_runs_and_recoveries_open(insi, front_desk, civ_member):
