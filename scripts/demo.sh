@@ -23,13 +23,27 @@ mkdir -p var/log
 "$PY" manage.py install_schedules
 "$PY" manage.py collectstatic --noinput -v0
 
+STARTED=()
+# Ctrl-C (or any exit) stops everything this script started: the worker (and its processes), beat,
+# the web server; it waits for them, so that nothing is left holding the port or the broker.
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "Arrêt de la démonstration (serveur web, worker et beat Celery)…"
+  kill -TERM "${STARTED[@]}" 2>/dev/null || true
+  wait "${STARTED[@]}" 2>/dev/null || true
+}
+trap stop_all INT TERM EXIT
+
 "$CELERY" -A insportal worker --concurrency 2 >var/log/worker.log 2>&1 &
-WORKER=$!
+STARTED+=($!)
 "$CELERY" -A insportal beat >var/log/beat.log 2>&1 &
-BEAT=$!
-trap 'kill $WORKER $BEAT 2>/dev/null || true' EXIT
+STARTED+=($!)
 
 echo
 echo "Portail : http://127.0.0.1:${PORT}/  (simulateur INSi : http://127.0.0.1:${PORT}/insi-simulator/lps)"
+echo "Autre port : PORT=8080 scripts/demo.sh ; arrêt : Ctrl-C (arrête aussi le worker et le beat)."
 echo "Journaux du worker et du beat Celery : var/log/"
-"$PY" manage.py runserver "127.0.0.1:${PORT}" --noreload
+"$PY" manage.py runserver "127.0.0.1:${PORT}" --noreload &
+STARTED+=($!)
+wait "${STARTED[-1]}"
