@@ -8,7 +8,7 @@ Usage (a demonstration database, never production)::
 
 It creates (or resets) demonstration accounts ``demo.civ`` and ``demo.direction``, refreshes
 the worklists, then drives headless Chromium through: home, anteriority search, identity
-page, a worklist item, the queues and the dashboard.
+page and its history, a worklist item, the queues, the birthplace field and the dashboard.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from tests.browser.chromium import chromium_driver  # noqa: E402
 
 PASSWORD = "demo-password-not-for-production"
 OUT = ROOT / "docs" / "screenshots"
+WIDTH = 1280  # the narrowest desk screen the portal is laid out for
 
 
 def demo_account(username: str, role: str):
@@ -64,16 +65,17 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
 
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
-    driver = chromium_driver(width=1440, height=1000)
+    driver = chromium_driver(width=WIDTH, height=1000)
     driver.implicitly_wait(5)
 
     def shot(filename: str, full_height: bool = True) -> None:
         if full_height:
             height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(1440, min(max(height, 800), 2400))
+            driver.set_window_size(WIDTH, min(max(height, 800), 2400))
         driver.save_screenshot(str(OUT / filename))
-        driver.set_window_size(1440, 1000)
+        driver.set_window_size(WIDTH, 1000)
         print("  ", OUT / filename)
 
     def login(username: str) -> None:
@@ -94,12 +96,23 @@ def main() -> None:
         # Open a qualified one: its page shows the matricule (the diffusion gate allows it).
         driver.find_element(By.XPATH, "//tr[.//span[contains(@class, 'ins-status-qual')]]//th/a").click()
         shot("03-fiche-identite.png")
+        identity_url = driver.current_url
+        driver.get(identity_url.replace("/change/", "/history/"))
+        shot("07-historique.png")
         driver.get(args.url + "/identities/worklistitem/")
         shot("04-files-de-travail.png", full_height=False)
         pair = WorklistItem.objects.filter(state=WorklistItem.State.OPEN, other__isnull=False).order_by("kind", "id").first()
         if pair is not None:
             driver.get(f"{args.url}/identities/worklistitem/{pair.pk}/change/")
             shot("05-element-file-doublon.png")
+        # The birthplace field: a postal code typed for a 1990 birth is named, and the INSEE code proposed.
+        driver.get(args.url + "/identities/identity/add/?_recherche=1&birth_name=LEMAIRE&birth_given_names=ANNE")
+        driver.find_element(By.NAME, "birth_date").send_keys("15/03/1990")
+        driver.find_element(By.NAME, "birthplace_code").send_keys("75012")
+        WebDriverWait(driver, 5).until(lambda _: driver.find_element(By.ID, "birthplace-postal").text)
+        driver.find_element(By.ID, "birthplace-search").send_keys("boulogne-bil")
+        WebDriverWait(driver, 5).until(lambda _: driver.find_elements(By.CSS_SELECTOR, "#birthplace-results li[role=option]"))
+        shot("08-lieu-de-naissance.png", full_height=False)
         login("demo.direction")
         driver.get(args.url + "/tableau-de-bord/")
         shot("06-tableau-de-bord.png")

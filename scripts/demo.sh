@@ -42,7 +42,8 @@ PIDS+=($!)
 
 echo
 echo "Portail : http://127.0.0.1:${PORT}/  (simulateur INSi : http://127.0.0.1:${PORT}/insi-simulator/lps)"
-echo "Journaux du worker et du beat Celery : var/log/ ; Ctrl-C ou SIGTERM arrête tout."
+echo "Autre port : PORT=8080 scripts/demo.sh ; arrêt : Ctrl-C ou SIGTERM (arrête aussi le worker et le beat)."
+echo "Journaux du worker et du beat Celery : var/log/"
 "$PY" manage.py runserver "127.0.0.1:${PORT}" --noreload &
 PIDS+=($!)
 wait -n "${PIDS[@]}"

@@ -3,28 +3,34 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from identities.core import services
+from identities.core import reference_data, services
 from identities.core.models import Birthplace, DocumentType, Identity, Status
+from identities.core.reference_data import Place
 
-TEST_BIRTHPLACES = {
-    "63220": ("Mazoires", Birthplace.Kind.COMMUNE, True),
-    "2A004": ("Ajaccio", Birthplace.Kind.COMMUNE, True),
-    "75056": ("Paris", Birthplace.Kind.COMMUNE, True),
-    "75112": ("Paris 12e Arrondissement", Birthplace.Kind.DISTRICT, True),
-    "20004": ("Ajaccio (ancien code, avant la division de la Corse)", Birthplace.Kind.FORMER, False),
-    "99100": ("France", Birthplace.Kind.COUNTRY, True),
-    "99109": ("Allemagne", Birthplace.Kind.COUNTRY, True),
-}
+_UNTIL_1968 = date(1967, 12, 31)
+TEST_BIRTHPLACES = (
+    Place("63220", "Mazoires", Birthplace.Kind.COMMUNE, True, postal_codes="63420"),
+    Place("63113", "Clermont-Ferrand", Birthplace.Kind.COMMUNE, True, postal_codes="63000 63100"),
+    Place("2A004", "Ajaccio", Birthplace.Kind.COMMUNE, True, postal_codes="20000 20090 20167"),
+    Place("75056", "Paris", Birthplace.Kind.COMMUNE, True, postal_codes="75001 75012 75020"),
+    Place("75112", "Paris 12e Arrondissement", Birthplace.Kind.DISTRICT, True, successor="75056", postal_codes="75012"),
+    Place("20004", "Ajaccio", Birthplace.Kind.FORMER, False, successor="2A004"),
+    # The 1968 reorganisation of the Paris region: Boulogne was 75012 (Seine), is 92012 since.
+    Place("92012", "Boulogne-Billancourt", Birthplace.Kind.COMMUNE, True, postal_codes="92100", valid_from=date(1968, 1, 1)),
+    Place("75012", "Boulogne-Billancourt", Birthplace.Kind.FORMER, False, successor="92012", valid_until=_UNTIL_1968),
+    Place("97411", "Saint-Denis", Birthplace.Kind.COMMUNE, True, postal_codes="97400 97417 97490"),
+    Place("93066", "Saint-Denis", Birthplace.Kind.COMMUNE, True, postal_codes="93200 93210", valid_from=date(1968, 1, 1)),
+    Place("99100", "FRANCE", Birthplace.Kind.COUNTRY, True),
+    Place("99109", "ALLEMAGNE", Birthplace.Kind.COUNTRY, True),
+)
 
 # The test identities of the INSi test book, as INSi returns them (environment "test").
 INSI_TEST_NIR_OID = "1.2.250.1.213.1.4.10"
 
 
 def make_birthplaces() -> list[Birthplace]:
-    return [
-        Birthplace.objects.update_or_create(code=code, defaults={"name": name, "kind": kind, "current": current})[0]
-        for code, (name, kind, current) in TEST_BIRTHPLACES.items()
-    ]
+    reference_data.upsert_places(TEST_BIRTHPLACES)
+    return list(Birthplace.objects.filter(code__in=[place.code for place in TEST_BIRTHPLACES]))
 
 
 def identity(actor, **overrides) -> Identity:

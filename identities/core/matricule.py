@@ -73,9 +73,11 @@ def check_format(value: str) -> str:
 def validate(value: str) -> str:
     """Manual entry: format and key must both be right."""
     text = check_format(value)
-    expected = compute_key(text[:13])
-    if text[13:] != expected:
-        raise MatriculeError("matricule", f"la clé {text[13:]} est fausse pour ce matricule (clé attendue : {expected})")
+    if text[13:] != compute_key(text[:13]):
+        # The right key is never shown: it would invite typing it over a mistyped digit.
+        raise MatriculeError(
+            "matricule", f"la clé {text[13:]} ne correspond pas aux 13 premiers caractères : vérifiez le matricule saisi sur la pièce"
+        )
     return text
 
 

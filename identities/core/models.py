@@ -475,6 +475,12 @@ class Birthplace(models.Model):
     name = models.CharField(_("libellé"), max_length=200)
     kind = models.CharField(_("type"), max_length=4, choices=Kind.choices)
     current = models.BooleanField(_("en vigueur"), default=True)
+    # The commune a former code, a delegated or associated commune or an arrondissement belongs to today.
+    successor = models.CharField(_("commune de rattachement"), max_length=5, blank=True)
+    search_key = models.CharField(_("clé de recherche"), max_length=200, blank=True, db_index=True)
+    postal_codes = models.CharField(_("codes postaux (La Poste)"), max_length=200, blank=True, help_text=_("séparés par des espaces"))
+    valid_from = models.DateField(_("en vigueur depuis"), null=True, blank=True)
+    valid_until = models.DateField(_("en vigueur jusqu'au"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("lieu de naissance (COG)")

@@ -7,11 +7,13 @@ import subprocess
 import tarfile
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 
+from identities.core.birthplaces import REGION_1968, moved_in_1968, place_key
 from identities.core.models import Birthplace
 
 # INSEE's COG communes (current, delegated, associated, municipal districts, former codes),
@@ -46,6 +48,10 @@ class Place:
     name: str
     kind: str
     current: bool
+    successor: str = ""
+    postal_codes: str = ""
+    valid_from: date | None = None
+    valid_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -128,10 +134,18 @@ def commune_places(source: Path) -> dict[str, Place]:
         kind = _KINDS.get(commune.get("type"))
         if kind is None:
             continue
-        keep(Place(commune["code"], commune["nom"], kind, True))
-        for former in commune.get("anciensCodes") or ():
-            # The package gives the code, not the name the commune had: say whose it was.
-            keep(Place(former, f"{commune['nom']} (ancien code)", Birthplace.Kind.FORMER, False))
+        code = commune["code"]
+        # The package's codesPostaux come from La Poste's Base officielle des codes postaux.
+        postal = " ".join(commune.get("codesPostaux") or ())
+        # A delegated or associated commune belongs to its chef-lieu, an arrondissement to its city.
+        successor = commune.get("chefLieu") or commune.get("commune") or ""
+        formers = commune.get("anciensCodes") or ()
+        since = REGION_1968 if any(moved_in_1968(former, code) for former in formers) else None
+        keep(Place(code, commune["nom"], kind, True, successor if successor != code else "", postal, since))
+        for former in formers:
+            # The package gives the code, not the name the commune had: the successor's name is shown with it.
+            until = REGION_1968 - timedelta(days=1) if moved_in_1968(former, code) else None
+            keep(Place(former, commune["nom"], Birthplace.Kind.FORMER, False, code, "", None, until))
     return places
 
 
@@ -146,13 +160,20 @@ def country_places() -> dict[str, Place]:
 
 # --- Writing the table ---
 
-def _upsert(places, *, batch_size: int = 2000) -> None:
+_STORED = ["name", "kind", "current", "successor", "search_key", "postal_codes", "valid_from", "valid_until"]
+
+
+def _row(place: Place) -> Birthplace:
+    return Birthplace(
+        code=place.code, name=place.name[:200], kind=place.kind, current=place.current, successor=place.successor,
+        search_key=place_key(place.name)[:200], postal_codes=place.postal_codes[:200],
+        valid_from=place.valid_from, valid_until=place.valid_until,
+    )
+
+
+def upsert_places(places, *, batch_size: int = 2000) -> None:
     Birthplace.objects.bulk_create(
-        [Birthplace(code=p.code, name=p.name[:200], kind=p.kind, current=p.current) for p in places],
-        batch_size=batch_size,
-        update_conflicts=True,
-        unique_fields=["code"],
-        update_fields=["name", "kind", "current"],
+        [_row(p) for p in places], batch_size=batch_size, update_conflicts=True, unique_fields=["code"], update_fields=_STORED,
     )
 
 
@@ -165,7 +186,7 @@ def load_birthplaces(source: Path) -> LoadOutcome:
     places = commune_places(source) | country_places()
     with transaction.atomic():
         stale = sorted(set(Birthplace.objects.filter(current=True).values_list("code", flat=True)) - set(places))
-        _upsert(places.values())
+        upsert_places(places.values())
         # Chunks keep each statement under SQLite's bound-parameter limit.
         for start in range(0, len(stale), 500):
             Birthplace.objects.filter(code__in=stale[start:start + 500]).update(current=False)
@@ -174,26 +195,30 @@ def load_birthplaces(source: Path) -> LoadOutcome:
 
 # The few codes the demo data uses, with their COG names, for a machine that cannot reach the
 # registry. 2A020, which the INSi test book returns, is not a COG code and is left out.
+_UNTIL_1968 = REGION_1968 - timedelta(days=1)
 DEMO_PLACES = (
-    Place("63220", "Mazoires", Birthplace.Kind.COMMUNE, True),
-    Place("63113", "Clermont-Ferrand", Birthplace.Kind.COMMUNE, True),
-    Place("2A004", "Ajaccio", Birthplace.Kind.COMMUNE, True),
-    Place("2B020", "Aregno", Birthplace.Kind.COMMUNE, True),
-    Place("2B033", "Bastia", Birthplace.Kind.COMMUNE, True),
-    Place("20004", "Ajaccio (ancien code)", Birthplace.Kind.FORMER, False),
+    Place("63220", "Mazoires", Birthplace.Kind.COMMUNE, True, postal_codes="63420"),
+    Place("63113", "Clermont-Ferrand", Birthplace.Kind.COMMUNE, True, postal_codes="63000 63100"),
+    Place("2A004", "Ajaccio", Birthplace.Kind.COMMUNE, True, postal_codes="20000 20090 20167"),
+    Place("2B020", "Aregno", Birthplace.Kind.COMMUNE, True, postal_codes="20220"),
+    Place("2B033", "Bastia", Birthplace.Kind.COMMUNE, True, postal_codes="20200 20600"),
+    Place("20004", "Ajaccio", Birthplace.Kind.FORMER, False, successor="2A004"),
     Place("75056", "Paris", Birthplace.Kind.COMMUNE, True),
-    Place("75112", "Paris 12e Arrondissement", Birthplace.Kind.DISTRICT, True),
-    Place("69383", "Lyon 3e Arrondissement", Birthplace.Kind.DISTRICT, True),
-    Place("13208", "Marseille 8e Arrondissement", Birthplace.Kind.DISTRICT, True),
-    Place("33063", "Bordeaux", Birthplace.Kind.COMMUNE, True),
-    Place("31555", "Toulouse", Birthplace.Kind.COMMUNE, True),
-    Place("44109", "Nantes", Birthplace.Kind.COMMUNE, True),
-    Place("59350", "Lille", Birthplace.Kind.COMMUNE, True),
-    Place("67482", "Strasbourg", Birthplace.Kind.COMMUNE, True),
-    Place("35238", "Rennes", Birthplace.Kind.COMMUNE, True),
-    Place("87085", "Limoges", Birthplace.Kind.COMMUNE, True),
-    Place("01340", "Saint-Bois", Birthplace.Kind.DELEGATED, True),
-    Place("01126", "Valserhône (ancien code)", Birthplace.Kind.FORMER, False),
+    Place("75112", "Paris 12e Arrondissement", Birthplace.Kind.DISTRICT, True, successor="75056", postal_codes="75012"),
+    Place("92012", "Boulogne-Billancourt", Birthplace.Kind.COMMUNE, True, postal_codes="92100", valid_from=REGION_1968),
+    Place("75012", "Boulogne-Billancourt", Birthplace.Kind.FORMER, False, successor="92012", valid_until=_UNTIL_1968),
+    Place("69383", "Lyon 3e Arrondissement", Birthplace.Kind.DISTRICT, True, successor="69123", postal_codes="69003"),
+    Place("13208", "Marseille 8e Arrondissement", Birthplace.Kind.DISTRICT, True, successor="13055", postal_codes="13008"),
+    Place("33063", "Bordeaux", Birthplace.Kind.COMMUNE, True, postal_codes="33000 33100 33200 33300 33800"),
+    Place("31555", "Toulouse", Birthplace.Kind.COMMUNE, True, postal_codes="31000 31100 31200 31300 31400 31500"),
+    Place("44109", "Nantes", Birthplace.Kind.COMMUNE, True, postal_codes="44000 44100 44200 44300"),
+    Place("59350", "Lille", Birthplace.Kind.COMMUNE, True, postal_codes="59000 59160 59260 59777 59800"),
+    Place("67482", "Strasbourg", Birthplace.Kind.COMMUNE, True, postal_codes="67000 67100 67200"),
+    Place("35238", "Rennes", Birthplace.Kind.COMMUNE, True, postal_codes="35000 35200 35700"),
+    Place("87085", "Limoges", Birthplace.Kind.COMMUNE, True, postal_codes="87000 87100 87280"),
+    Place("97411", "Saint-Denis", Birthplace.Kind.COMMUNE, True, postal_codes="97400 97417 97490"),
+    Place("01340", "Saint-Bois", Birthplace.Kind.DELEGATED, True, successor="01015"),
+    Place("01126", "Valserhône", Birthplace.Kind.FORMER, False, successor="01033"),
     Place("99100", FRANCE_NAME, Birthplace.Kind.COUNTRY, True),
     Place("99109", "ALLEMAGNE", Birthplace.Kind.COUNTRY, True),
     Place("99134", "ESPAGNE", Birthplace.Kind.COUNTRY, True),
@@ -211,7 +236,5 @@ def ensure_demo_places() -> int:
     present = set(Birthplace.objects.filter(code__in=[p.code for p in DEMO_PLACES]).values_list("code", flat=True))
     missing = [p for p in DEMO_PLACES if p.code not in present]
     if missing:
-        Birthplace.objects.bulk_create(
-            [Birthplace(code=p.code, name=p.name, kind=p.kind, current=p.current) for p in missing], ignore_conflicts=True
-        )
+        Birthplace.objects.bulk_create([_row(p) for p in missing], ignore_conflicts=True)
     return len(missing)

@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Greatest
 
 from identities.core import traits
-from identities.core.models import Birthplace, DocumentCheck, Identity, InsMatricule
+from identities.core.models import Birthplace, DocumentCheck, Identity, IdentityEvent, InsMatricule
 
 
 def active_identities() -> QuerySet[Identity]:
@@ -87,6 +87,12 @@ def identities_for_printing(identity_ids: list[int]) -> list[Identity]:
     """Active identities in the order they were selected (missing or merged ones left out)."""
     found = active_identities().in_bulk(identity_ids)
     return [found[pk] for pk in dict.fromkeys(identity_ids) if pk in found]
+
+
+def last_ins_invalidation(identity: Identity):
+    """The event that invalidated the identity's INS, when no INS was set after it (None otherwise)."""
+    last = identity.events.filter(kind__in=[IdentityEvent.Kind.INS_SET, IdentityEvent.Kind.INS_INVALIDATED]).order_by("-at", "-id").first()
+    return last if last is not None and last.kind == IdentityEvent.Kind.INS_INVALIDATED else None
 
 
 def birthplace_names(codes) -> dict[str, str]:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
-from identities.core import derogations, matricule, selectors, traits
+from identities.core import birthplaces, derogations, matricule, selectors, traits
 from identities.core.errors import ConflictError, NotAllowed, RuleViolation, require_permission
 from identities.core.events import identity_event_recorded
 from identities.core.models import (
@@ -109,12 +109,14 @@ def _as_violation(error: Exception) -> RuleViolation:
     return RuleViolation(getattr(error, "message", str(error)), field=getattr(error, "field", None))
 
 
-def _check_birthplace(code: str, *, status: str = Status.PROV) -> None:
+def _check_birthplace(code: str, birth_date: str, *, status: str = Status.PROV) -> None:
+    """Refused: 99999 (unknown birthplace) for a status above PROV, a code the COG does not know at that birth date."""
     refusal = traits.unknown_birthplace_refusal(code, status=status)
     if refusal:
         raise RuleViolation(refusal, field=traits.BIRTHPLACE)
-    if code and code != traits.UNKNOWN_BIRTHPLACE and not Birthplace.objects.filter(code=code).exists():
-        raise RuleViolation(f"code INSEE {code} inconnu du référentiel des communes et pays (COG)", field=traits.BIRTHPLACE)
+    refusal = code != traits.UNKNOWN_BIRTHPLACE and birthplaces.birthplace_refusal(code, birth_date)
+    if refusal:
+        raise RuleViolation(refusal, field=traits.BIRTHPLACE)
 
 
 def _drop_ins(identity: Identity, actor, *, reason: str) -> dict:
@@ -175,7 +177,7 @@ def identity_create(
         used_given = traits.normalise_given_name(used_given_name, field=traits.USED_GIVEN_NAME) if used_given_name.strip() else ""
     except traits.TraitError as error:
         raise _as_violation(error) from error
-    _check_birthplace(strict.birthplace_code)
+    _check_birthplace(strict.birthplace_code, strict.birth_date)
 
     candidates = selectors.anteriority_search(
         name=strict.birth_name, given_name=strict.first_birth_given_name, birth_date=strict.birth_date
@@ -249,9 +251,10 @@ def identity_update_traits(*, actor, identity_id: int, expected_version: int | N
         diff = _normalised_changes(identity, changes)
         if not diff:
             return UpdateOutcome(identity=identity, changed=[])
-        if "birthplace_code" in diff:
+        if {"birthplace_code", "birth_date"} & set(diff):
             # A locked identity is downgraded by the change: the transition checks its new status.
-            _check_birthplace(diff["birthplace_code"], status=Status.PROV if identity.is_locked else identity.status)
+            _check_birthplace(diff.get("birthplace_code", identity.birthplace_code), diff.get("birth_date", identity.birth_date),
+                              status=Status.PROV if identity.is_locked else identity.status)
         locked_changes = sorted(set(diff) & set(STRICT_TRAIT_FIELDS)) if identity.is_locked else []
         outcome = UpdateOutcome(identity=identity, changed=sorted(diff), from_status=identity.status)
         if locked_changes:
@@ -430,7 +433,7 @@ def identity_set_attribute(*, actor, identity_id: int, attribute: str, value: bo
             if before != identity.status:
                 audit_event(identity, IdentityEvent.Kind.STATUS_CHANGED, actor, reason=reason,
                             from_status=before, to_status=identity.status, transition="marked_unreliable")
-        save_identity(identity, actor, f"{label} {'posé' if value else 'levé'} : {reason}")
+        save_identity(identity, actor, f"Attribut « {label} » {'posé' if value else 'levé'} : {reason}")
     return identity
 
 
@@ -551,14 +554,20 @@ def _feed(identity: Identity, result: InsiIdentity, ins: str, actor, *, source: 
     return {name: [before[name], getattr(identity, name)] for name in STRICT_TRAIT_FIELDS if before[name] != getattr(identity, name)}
 
 
+REPLACED_AFTER_KO = "Nouvelle récupération INSi après une vérification KO"
+
+
 def identity_apply_insi_result(
-    *, actor, identity_id: int, result: InsiIdentity, operation: str = "recovery", exchange_id: int | None = None
+    *, actor, identity_id: int, result: InsiIdentity, operation: str = "recovery", exchange_id: int | None = None,
+    replace_after_ko: bool = False,
 ) -> InsiOutcome:
     """Feed an identity with what INSi returned (code 00 or verification OK) once it is accepted.
 
     Traits are stored exactly as returned; the matricule and its history are registered;
     PROV→RECUP or VALI→QUAL. A matricule already held by another identity is a collision:
-    nothing is integrated and both records are flagged.
+    nothing is integrated and both records are flagged. ``replace_after_ko``: the new recovery
+    a verification KO invites; the stored INS is invalidated (one level down, by a user who may
+    invalidate an INS) and the returned one integrated, in the same transaction.
     """
     require_permission(actor, "identities.use_insi", "Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi.")
     if operation not in _SOURCES:
@@ -569,6 +578,12 @@ def identity_apply_insi_result(
         identity = lock_identity(identity_id)
         if identity.doubtful or identity.fictitious:
             raise NotAllowed("Refusé : les appels INSi sont bloqués pour une identité douteuse ou fictive.")
+        if identity.is_locked and replace_after_ko:
+            require_permission(actor, "identities.invalidate_ins",
+                               "Refusé : remplacer l'INS après une vérification KO est réservé à la CIV (invalidation de l'INS).")
+            audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=REPLACED_AFTER_KO,
+                        **_drop_ins(identity, actor, reason=REPLACED_AFTER_KO))
+            _transition(identity, "ins_invalidated", actor, reason=REPLACED_AFTER_KO)
         if identity.is_locked and identity.ins_matricule == ins:
             raise RuleViolation(f"Aucune récupération nécessaire : l'identité est déjà « {identity.get_status_display()} ».")
         if identity.is_locked:
@@ -577,14 +592,15 @@ def identity_apply_insi_result(
                                why="Même matricule INS retourné par INSi")
         if collision is not None:
             return collision
-        changes = _feed(identity, result, ins, actor, source=_SOURCES[operation], exchange_id=exchange_id)
+        source = _SOURCES[operation]
+        changes = _feed(identity, result, ins, actor, source=source, exchange_id=exchange_id)
         now = timezone.now()
         identity.last_insi_call_at = now
         identity.last_verified_at = now
         audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation=operation,
                     exchange_id=exchange_id, oid=result.active.oid, nature=matricule.nature_of(result.active.oid), changes=changes)
-        _transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({operation})", channel=Channel.INSI)
-        save_identity(identity, actor, f"Résultat INSi intégré ({operation})")
+        _transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({source.label})", channel=Channel.INSI)
+        save_identity(identity, actor, f"Résultat INSi intégré ({source.label})")
     return InsiOutcome(identity=identity, applied=True, message=f"Identité passée au statut « {identity.get_status_display()} ».")
 
 

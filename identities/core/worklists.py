@@ -83,19 +83,33 @@ def worklist_claim(*, actor, item_ids) -> int:
         return WorklistItem.objects.filter(pk__in=list(item_ids), state=WorklistItem.State.OPEN).update(owner=actor)
 
 
+def _civ_owner(owner_id: int | None):
+    """The CIV member an item is given to (None: released), or a RuleViolation."""
+    if owner_id is None:
+        return None
+    owner = get_user_model().objects.filter(pk=owner_id, is_active=True).first()
+    if owner is None or not owner.has_perm("identities.manage_worklists"):
+        raise RuleViolation(_("le responsable doit être un membre actif de la CIV"), field="owner")
+    return owner
+
+
 def worklist_assign(*, actor, item_id: int, owner_id: int | None) -> WorklistItem:
     """Give an open item to a member of the CIV, or release it (owner_id None)."""
     require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV attribue les éléments des files de travail."))
-    owner = None
-    if owner_id is not None:
-        owner = get_user_model().objects.filter(pk=owner_id, is_active=True).first()
-        if owner is None or not owner.has_perm("identities.manage_worklists"):
-            raise RuleViolation(_("le responsable doit être un membre actif de la CIV"), field="owner")
+    owner = _civ_owner(owner_id)
     with transaction.atomic():
         item = _open_item(item_id)
         item.owner = owner
         item.save(update_fields=["owner"])
     return item
+
+
+def worklist_assign_many(*, actor, item_ids, owner_id: int | None) -> int:
+    """Give the open items among ``item_ids`` to one CIV member (or release them); returns how many."""
+    require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV attribue les éléments des files de travail."))
+    owner = _civ_owner(owner_id)
+    with transaction.atomic():
+        return WorklistItem.objects.filter(pk__in=list(item_ids), state=WorklistItem.State.OPEN).update(owner=owner)
 
 
 def worklist_decide(*, actor, item_id: int, decision: str, note: str = "") -> WorklistItem:
@@ -128,6 +142,12 @@ def worklist_decide(*, actor, item_id: int, decision: str, note: str = "") -> Wo
             item.owner = actor
         item.save()
     return item
+
+
+def worklist_close_resolved(*, actor, identity_id: int, kind: str, note: str) -> int:
+    """Close an identity's open items of one queue whose cause an action has just resolved (bookkeeping, not a decision)."""
+    return WorklistItem.objects.filter(identity_id=identity_id, kind=kind, state=WorklistItem.State.OPEN).update(
+        state=WorklistItem.State.DONE, decision=Decision.OBSOLETE, decision_note=note, decided_by=actor, decided_at=timezone.now())
 
 
 @dataclass
@@ -210,6 +230,25 @@ def worklist_items_visible_to(user) -> QuerySet[WorklistItem]:
     return qs
 
 
+# Age bands of open items: (label, opened before, opened since), in days; shared by the counts and the list filter.
+AGE_BANDS = {
+    "semaine": (gettext_lazy("Moins d'une semaine"), None, 7),
+    "mois": (gettext_lazy("D'une semaine à un mois"), 7, 30),
+    "ancien": (gettext_lazy("Plus d'un mois"), 30, None),
+}
+
+
+def age_band_filter(band: str, *, now: datetime | None = None) -> Q:
+    now = now or timezone.now()
+    _label, older, younger = AGE_BANDS[band]
+    condition = Q()
+    if older is not None:
+        condition &= Q(opened_at__lt=now - timedelta(days=older))
+    if younger is not None:
+        condition &= Q(opened_at__gte=now - timedelta(days=younger))
+    return condition
+
+
 @dataclass(frozen=True)
 class QueueSize:
     kind: str
@@ -228,7 +267,6 @@ class QueueSize:
 def worklist_queue_sizes(*, user=None, now: datetime | None = None) -> list[QueueSize]:
     """Open items per queue with their ages, every queue listed (empty ones at zero)."""
     now = now or timezone.now()
-    week, month = now - timedelta(days=7), now - timedelta(days=30)
     qs = WorklistItem.objects.filter(state=WorklistItem.State.OPEN)
     if user is not None and not user.has_perm("identities.manage_worklists"):
         qs = qs.filter(owner=user)
@@ -236,9 +274,9 @@ def worklist_queue_sizes(*, user=None, now: datetime | None = None) -> list[Queu
         row["kind"]: row
         for row in qs.values("kind").annotate(
             open=Count("id"),
-            under_a_week=Count("id", filter=Q(opened_at__gte=week)),
-            week_to_month=Count("id", filter=Q(opened_at__lt=week, opened_at__gte=month)),
-            over_a_month=Count("id", filter=Q(opened_at__lt=month)),
+            under_a_week=Count("id", filter=age_band_filter("semaine", now=now)),
+            week_to_month=Count("id", filter=age_band_filter("mois", now=now)),
+            over_a_month=Count("id", filter=age_band_filter("ancien", now=now)),
             oldest=Min("opened_at"),
         )
     }

@@ -5,13 +5,16 @@ Display and navigation only: every change goes through a service, which owns the
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.options import ShowFacets
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from identities.core import matricule, selectors, services, traits, worklists
+from identities.core import birthplaces, matricule, selectors, services, traits, worklists
 from identities.core.diffusion import shareable_ins
 from identities.core.errors import ServiceError
 from identities.core.models import (
@@ -133,7 +136,8 @@ class _Refused(Exception):
 
 
 class _IdentityHistoryHelper(HistoricalRecordContextHelper):
-    """History entries: codes shown with their labels, the INS masked (the diffusion gate rules screens too)."""
+    """History entries as the identity page shows them: field labels, « Oui »/« Non », status and sex labels,
+    the commune name beside its code, dates in local time; the INS masked (the diffusion gate rules screens too)."""
 
     MASKED = {"ins_matricule", "ins_oid"}
     HIDDEN = {"version", "updated_by"}
@@ -145,10 +149,28 @@ class _IdentityHistoryHelper(HistoricalRecordContextHelper):
     def prepare_delta_change_value(self, change, value):
         if change.field in self.MASKED:
             return gettext("(renseigné, non affiché)") if value else "—"
-        field = Identity._meta.get_field(change.field)
-        if field.choices:
-            return dict(field.flatchoices).get(value, value)
-        return super().prepare_delta_change_value(change, value)
+        return history_value(Identity._meta.get_field(change.field), value)
+
+
+def history_value(field, value) -> str:
+    """One stored value as the screens show it."""
+    if value is None or value == "":
+        return "—"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return gettext("Oui") if value else gettext("Non")
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
+    if field.name == "birth_date":
+        return traits.parse_birth_date(value).french()
+    if field.name == "birthplace_code":
+        names = selectors.birthplace_names([value])
+        return f"{value} {names[value]}" if value in names else value
+    if field.is_relation and field.related_model is not None:
+        related = field.related_model._default_manager.filter(pk=value).first()
+        return str(related) if related else str(value)
+    return str(value)
 
 
 class DocumentCheckInline(admin.TabularInline):
@@ -191,8 +213,9 @@ class IdentityAdmin(SimpleHistoryAdmin):
     change_list_template = "admin/identities/identity/change_list.html"
     change_form_template = "admin/identities/identity/change_form.html"
     object_history_list_template = "admin/identities/identity/history_list.html"
+    # What tells homonyms apart at a glance, narrow enough for 1280 px beside the filters.
     list_display = (
-        "birth_name_column", "first_given_name_column", "birth_date_column", "sex", "used_name",
+        "birth_name_column", "first_given_name_column", "birth_date_column", "birthplace_column", "ipp_column",
         "status_column", "attributes_column", "nature_column",
     )
     list_display_links = ("birth_name_column",)
@@ -207,17 +230,31 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
     # --- List ---
 
-    @admin.display(description=_("nom de naissance"), ordering="birth_name_key")
+    @admin.display(description=_("nom de naissance (nom utilisé)"), ordering="birth_name_key")
     def birth_name_column(self, identity):
+        if identity.used_name and identity.used_name != identity.birth_name:
+            return format_html('{} <small class="ins-used-name">({})</small>', identity.birth_name, identity.used_name)
         return identity.birth_name
 
     @admin.display(description=_("premier prénom"))
     def first_given_name_column(self, identity):
         return identity.first_birth_given_name
 
-    @admin.display(description=_("date de naissance"), ordering="birth_date")
+    @admin.display(description=_("naissance, sexe"), ordering="birth_date")
     def birth_date_column(self, identity):
-        return identity.birth_date_display
+        return format_html('{} <abbr title="{}">{}</abbr>', identity.birth_date_display, identity.get_sex_display(), identity.sex)
+
+    @admin.display(description=_("lieu de naissance"))
+    def birthplace_column(self, identity):
+        if not identity.birthplace_code:
+            return "—"
+        name = getattr(identity, "birthplace_name", None)
+        return format_html('{} <small class="ins-code">{}</small>', name or "?", identity.birthplace_code)
+
+    @admin.display(description=_("IPP"))
+    def ipp_column(self, identity):
+        # The permanent identifier, shortened on screen (the full one in the tooltip).
+        return format_html('<span class="ins-ipp" title="{}">{}</span>', identity.ipp, str(identity.ipp)[:8])
 
     @admin.display(description=_("statut"))
     def status_column(self, identity):
@@ -234,6 +271,11 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
     def get_changelist(self, request, **kwargs):
         return IdentityChangeList
+
+    def get_queryset(self, request):
+        # The commune name of each row, read for the page's rows only (a correlated subquery after LIMIT).
+        names = Birthplace.objects.filter(code=OuterRef("birthplace_code")).values("name")[:1]
+        return super().get_queryset(request).annotate(birthplace_name=Subquery(names))
 
     def get_search_results(self, request, queryset, search_term):
         terms = AnteriorityForm.terms(request.GET)
@@ -338,6 +380,8 @@ class IdentityAdmin(SimpleHistoryAdmin):
                 "Recherchez d'abord la personne (nom, prénom, date de naissance) : le bouton de création apparaît sous les résultats."
             ))
             return HttpResponseRedirect(reverse("admin:identities_identity_changelist"))
+        if object_id is None:
+            extra_context = {"title": gettext("Nouvelle identité"), **(extra_context or {})}
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _Refused as refusal:
@@ -397,7 +441,7 @@ class IdentityAdmin(SimpleHistoryAdmin):
     @admin.display(description=_("commune ou pays"))
     def birthplace_label(self, identity):
         place = Birthplace.objects.filter(code=identity.birthplace_code).first() if identity.birthplace_code else None
-        return str(place.name) if place else "—"
+        return birthplaces.place_label(place) if place else "—"
 
     @admin.display(description=_("matricule INS"))
     def ins_display(self, identity):
@@ -409,6 +453,15 @@ class IdentityAdmin(SimpleHistoryAdmin):
             )
         if identity.ins_matricule:
             return gettext("Matricule INS enregistré, non diffusable : l'identité n'est pas qualifiée.")
+        invalidation = selectors.last_ins_invalidation(identity)
+        if invalidation is not None:
+            return format_html(
+                '<span class="ins-invalidated">{}</span>',
+                gettext("INS invalidé le %(when)s par %(who)s : %(why)s. Une nouvelle récupération INSi est possible.") % {
+                    "when": timezone.localtime(invalidation.at).strftime("%d/%m/%Y à %H:%M"),
+                    "who": invalidation.actor_name or gettext("le système"), "why": invalidation.reason or "—",
+                },
+            )
         return gettext("Aucun matricule INS (l'INS n'a pas été récupéré auprès d'INSi).")
 
     @admin.display(description=_("historique des matricules"))
@@ -419,12 +472,13 @@ class IdentityAdmin(SimpleHistoryAdmin):
         shown = shareable_ins(identity) is not None
         return format_html(
             '<table class="ins-history"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>',
-            gettext("matricule"), gettext("nature du retour"), gettext("origine"), gettext("enregistré le"), gettext("invalidé"),
+            gettext("matricule"), gettext("état"), gettext("origine"), gettext("enregistré le"), gettext("invalidation"),
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
                 (
                     f"{matricule.display(row.matricule)} ({row.nature})" if shown else gettext("non diffusable"),
-                    row.get_kind_display(), row.get_source_display(), timezone.localtime(row.recorded_at).strftime("%d/%m/%Y"),
-                    f"{timezone.localtime(row.invalidated_at):%d/%m/%Y} : {row.invalidation_reason}" if row.invalidated_at else "—",
+                    gettext("Invalidé") if row.invalidated_at else row.get_kind_display(),
+                    row.get_source_display(), timezone.localtime(row.recorded_at).strftime("%d/%m/%Y"),
+                    f"{timezone.localtime(row.invalidated_at):%d/%m/%Y %H:%M} : {row.invalidation_reason}" if row.invalidated_at else "—",
                 )
                 for row in rows
             )),
@@ -463,6 +517,9 @@ class IdentityAdmin(SimpleHistoryAdmin):
     def get_historical_record_context_helper(self, request, historical_record):
         return _IdentityHistoryHelper(self.model, historical_record)
 
+    def history_view_title(self, request, obj):
+        return gettext("Historique des modifications : %(identity)s") % {"identity": obj}
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         # One version shown as a form would invite a revert, which would bypass the state machine.
         return HttpResponseRedirect(reverse("admin:identities_identity_history", args=[quote(object_id)]))
@@ -499,14 +556,50 @@ class OwnerFilter(admin.SimpleListFilter):
     parameter_name = "responsable"
 
     def lookups(self, request, model_admin):
-        return [("moi", _("Mes éléments")), ("personne", _("Non attribués"))]
+        members = [(str(user.pk), user.get_full_name() or user.get_username()) for user in worklists.worklist_civ_members()]
+        return [("moi", _("Mes éléments")), ("personne", _("Non attribués")), *members]
 
     def queryset(self, request, queryset):
         if self.value() == "moi":
             return queryset.filter(owner=request.user)
         if self.value() == "personne":
             return queryset.filter(owner__isnull=True)
+        if self.value() and self.value().isdigit():
+            return queryset.filter(owner_id=int(self.value()))
         return queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    """The same age bands as the queue counts of the home page and the dashboard."""
+
+    title = _("âge")
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [(band, label) for band, (label, _older, _younger) in worklists.AGE_BANDS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in worklists.AGE_BANDS:
+            return queryset.filter(worklists.age_band_filter(self.value()))
+        return queryset
+
+
+class WorklistActionForm(ActionForm):
+    """The list's action bar, with the CIV member the selected items are given to."""
+
+    owner = forms.ModelChoiceField(label=_("à"), queryset=None, required=False, empty_label=_("— responsable —"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = worklists.worklist_civ_members()
+
+
+# Short words for the decision buttons of a list row (the item's page gives the full wording).
+_DECISION_BUTTONS = {
+    WorklistItem.Decision.CONFIRMED: _("Confirmer"),
+    WorklistItem.Decision.DISMISSED: _("Écarter"),
+    WorklistItem.Decision.HANDLED: _("Marquer traité"),
+}
 
 
 @admin.register(WorklistItem)
@@ -514,14 +607,16 @@ class WorklistItemAdmin(admin.ModelAdmin):
     change_list_template = "admin/identities/worklistitem/change_list.html"
     change_form_template = "admin/identities/worklistitem/change_form.html"
     list_display = ("kind", "identity_column", "other_column", "reason", "owner", "age_column", "decision_column")
-    list_filter = ("kind", StateFilter, OwnerFilter)
+    list_filter = ("kind", StateFilter, OwnerFilter, AgeFilter)
+    action_form = WorklistActionForm
     list_select_related = ("identity", "other", "owner", "decided_by")
     sortable_by = ("kind", "age_column")
     list_per_page = 50
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
     paginator = CappedCountPaginator
-    actions = ["claim"]
+    actions = ["claim", "assign_selected"]
+    count_nouns = (_("élément"), _("éléments"))
     fields = ("kind", "identity_column", "other_column", "reason", "owner", "opened_at", "created_by", "state",
               "decision", "decision_note", "decided_by", "decided_at")
     readonly_fields = fields
@@ -570,8 +665,49 @@ class WorklistItemAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, gettext("%(count)d élément(s) pris en charge.") % {"count": count})
 
+    @admin.action(description=_("Attribuer les éléments sélectionnés au responsable choisi"), permissions=["manage"])
+    def assign_selected(self, request, queryset):
+        owner_id = request.POST.get("owner") or None
+        try:
+            count = worklists.worklist_assign_many(
+                actor=request.user, item_ids=queryset.values_list("pk", flat=True), owner_id=int(owner_id) if owner_id else None)
+        except (ServiceError, ValueError) as error:
+            self.message_user(request, getattr(error, "message", gettext("responsable illisible")), messages.ERROR)
+        else:
+            self.message_user(request, gettext("%(count)d élément(s) attribué(s).") % {"count": count})
+
+    def get_list_display(self, request):
+        if not self.has_manage_permission(request):
+            return self.list_display
+        return (*self.list_display, self._row_actions(request))
+
+    def _row_actions(self, request):
+        """The buttons of one row: open (or compare the pair), take it, decide. They submit the list's own form
+        to the item's assign or decision URL (formaction), so the list stays one form and works without JavaScript."""
+        back = urlencode({"next": request.get_full_path()})
+
+        @admin.display(description=_("agir"))
+        def actions_column(item):
+            page = reverse("admin:identities_worklistitem_change", args=[quote(item.pk)])
+            links = [format_html('<a class="button" href="{}">{}</a>', page,
+                                 gettext("Comparer la paire") if item.other_id else gettext("Ouvrir"))]
+            if item.state == WorklistItem.State.OPEN:
+                if item.owner_id != request.user.pk:
+                    url = reverse("admin:identities_worklistitem_assign", args=[quote(item.pk)]) + "?" + back
+                    links.append(format_html('<button type="submit" class="button" name="claim" value="1" formaction="{}">{}</button>',
+                                             url, gettext("Prendre")))
+                url = reverse("admin:identities_worklistitem_decide", args=[quote(item.pk)]) + "?" + back
+                for decision, long_label in worklists.decisions_for(item.kind):
+                    links.append(format_html(
+                        '<button type="submit" class="button" name="decision" value="{}" formaction="{}" title="{}">{}</button>',
+                        decision, url, long_label, _DECISION_BUTTONS.get(decision, long_label)))
+            return format_html('<span class="ins-row-actions">{}</span>', format_html_join(" ", "{}", ((link,) for link in links)))
+
+        return actions_column
+
     def changelist_view(self, request, extra_context=None):
         context = {
+            "title": gettext("Files de travail de la CIV"),
             "queues": worklists.worklist_queue_sizes(user=request.user),
             "can_manage": self.has_manage_permission(request),
             **(extra_context or {}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth.forms import AuthenticationForm
+from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +56,16 @@ def locked_change_consequences(identity: Identity, changed: list[str]) -> str:
     ) % {"labels": labels, "source": identity.get_status_display(), "target": target.label if target else "?"})
 
 
+def birthplace_widget_attrs() -> dict:
+    """What static/identities/birthplace.js needs: the JSON endpoint and its few words, translated here."""
+    return {
+        "autocomplete": "off", "size": 6, "data-lookup-url": reverse("admin:birthplace_search"),
+        "data-search-label": _("Rechercher par nom de commune ou de pays"),
+        "data-search-placeholder": _("ex. Boulogne-Billancourt, Saint-Étienne, Allemagne"),
+        "data-use-label": _("Utiliser %(code)s"), "data-none-label": _("Aucun lieu trouvé"),
+    }
+
+
 class IdListField(forms.Field):
     """Identity ids ticked in a list of candidates (the checkboxes are drawn by the template)."""
 
@@ -81,6 +92,9 @@ class IdentityForm(forms.ModelForm):
         label=_("Je confirme : l'INS sera invalidé et le statut abaissé d'un niveau"), required=False
     )
 
+    class Media:
+        js = ("identities/birthplace.js",)
+
     service_error: ServiceError | None = None
     candidates: tuple = ()
     # The fields the admin lays out; the optional ones it does not show are dropped, so that an
@@ -104,6 +118,10 @@ class IdentityForm(forms.ModelForm):
             self.initial["birth_date"] = traits.parse_birth_date(self.instance.birth_date).french()
         if "birth_date" in self.fields:
             self.fields["birth_date"].help_text = _("JJ/MM/AAAA ou AAAA-MM-JJ ; 00 pour un jour ou un mois inconnu")
+        if "birthplace_code" in self.fields:
+            self.fields["birthplace_code"].widget.attrs.update(birthplace_widget_attrs())
+            self.fields["birthplace_code"].help_text = _(
+                "code INSEE (COG) de la commune ou du pays de naissance, pas le code postal ; ou cherchez par nom ci-dessous")
         if "first_birth_given_name" in self.fields:
             self.fields["first_birth_given_name"].required = False
             self.fields["first_birth_given_name"].help_text = _("vide : le premier prénom de la liste")

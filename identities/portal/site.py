@@ -34,6 +34,7 @@ class PortalAdminSite(admin.AdminSite):
 
         return [
             path("tableau-de-bord/", self.admin_view(self.dashboard_view), name="dashboard"),
+            path("lieux-de-naissance/", self.admin_view(self.birthplace_view), name="birthplace_search"),
             *workflow_views.get_urls(self),
             *super().get_urls(),
         ]
@@ -42,6 +43,11 @@ class PortalAdminSite(admin.AdminSite):
         from identities.portal import views  # loaded before the models (module docstring)
 
         return views.dashboard(request, site=self)
+
+    def birthplace_view(self, request):
+        from identities.portal import views  # loaded before the models (module docstring)
+
+        return views.birthplace_search(request)
 
     def index(self, request, extra_context=None):
         from identities.portal import views  # loaded before the models (module docstring)

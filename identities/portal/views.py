@@ -7,14 +7,15 @@ from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import CheckConstraint
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import number_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
-from identities.core import services, worklists
+from identities.core import birthplaces, services, worklists
 from identities.core.errors import ServiceError
 from identities.core.models import Attribute, DocumentCheck, Identity
 from identities.core.screens import apply_service_error
@@ -27,6 +28,19 @@ _ATTRIBUTE_FIELDS = {Attribute.DOUT: "doubtful", Attribute.FICT: "fictitious", A
 
 def _missing(codename: str) -> str:
     return _("Réservé aux utilisateurs habilités : « %(permission)s ».") % {"permission": _PERMISSION_NAMES[codename]}
+
+
+# --- The birthplace field's helper (JSON for static/identities/birthplace.js) ---
+
+def birthplace_search(request):
+    """``?code=75012`` says what a typed code is; ``?q=boulogne`` searches by name; ``naissance`` dates both."""
+    if not request.user.has_perm("identities.view_identity"):
+        raise PermissionDenied
+    birth_date = request.GET.get("naissance", "")[:10]
+    code = request.GET.get("code", "").strip()
+    if code:
+        return JsonResponse(birthplaces.birthplace_lookup(code=code[:5], birth_date=birth_date))
+    return JsonResponse({"results": birthplaces.birthplaces_search(query=request.GET.get("q", "")[:80], birth_date=birth_date)})
 
 
 # --- What can be done on an identity, for this user, now ---
@@ -185,7 +199,14 @@ def identity_action(request, model_admin, object_id: str, action: str):
 # --- Worklists (mounted by WorklistItemAdmin.get_urls) ---
 
 def _back_to_queue(request, model_admin) -> HttpResponseRedirect:
-    return HttpResponseRedirect(request.POST.get("next") or reverse("admin:identities_worklistitem_changelist"))
+    return HttpResponseRedirect(_next_page(request) or reverse("admin:identities_worklistitem_changelist"))
+
+
+def _next_page(request) -> str:
+    """Where a worklist button asked to come back (the list with its filters), if it is a page of this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return target if target and allowed else ""
 
 
 def worklist_decide(request, model_admin, object_id: str):
@@ -207,7 +228,7 @@ def worklist_decide(request, model_admin, object_id: str):
             return _back_to_queue(request, model_admin)
     else:
         messages.error(request, _("Décision : choisissez une des décisions proposées."))
-    return HttpResponseRedirect(reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
+    return HttpResponseRedirect(_next_page(request) or reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
 
 
 def worklist_assign(request, model_admin, object_id: str):
@@ -227,7 +248,7 @@ def worklist_assign(request, model_admin, object_id: str):
             messages.error(request, error.message)
         else:
             messages.success(request, _("Responsable mis à jour."))
-    return HttpResponseRedirect(reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
+    return HttpResponseRedirect(_next_page(request) or reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
 
 
 def worklist_refresh(request, model_admin):

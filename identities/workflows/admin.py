@@ -3,16 +3,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from identities.core.errors import ServiceError
-from identities.core.models import Status
 from identities.core.screens import ReadOnlyAdmin
-from identities.workflows import campaigns
+from identities.workflows import campaign_text, campaigns
 from identities.workflows import views as workflow_views
 from identities.workflows.forms import CampaignForm
 from identities.workflows.models import InsiRecovery, InsiRun, VerificationCampaign
@@ -28,6 +29,19 @@ def _run_link(run: InsiRun | None):
 
 @admin.action(description=_("Lancer maintenant (une exécution par campagne)"))
 def start_now(modeladmin, request, queryset):
+    """First says which identities each run will take and why; starts only once that is confirmed."""
+    if "confirm" not in request.POST:
+        previews = []
+        for campaign in queryset:
+            selection = campaigns.campaign_selection(campaign)
+            previews.append({
+                "campaign": campaign, "selection": selection, "reasons": campaigns.selection_reasons(campaign),
+                "sample": list(selection.identities[:10]),
+            })
+        return TemplateResponse(request, "workflows/campaign_start_confirm.html", {
+            **modeladmin.admin_site.each_context(request), "title": gettext("Lancer maintenant : ce que chaque exécution va vérifier"),
+            "previews": previews, "opts": modeladmin.model._meta, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
     for campaign in queryset:
         try:
             run = campaigns.campaign_start_run(actor=request.user, campaign_id=campaign.pk)
@@ -42,26 +56,23 @@ def start_now(modeladmin, request, queryset):
 @admin.register(VerificationCampaign)
 class VerificationCampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
-    list_display = ("name", "active", "scope", "schedule", "calls_per_second", "last_run")
+    list_display = ("name", "active", "in_french", "last_run")
     list_filter = ("active", "nature")
     search_fields = ("name",)
     actions = [start_now]
-    readonly_fields = ("scheduling", "runs")
+    readonly_fields = ("in_french", "scheduling", "runs")
     fieldsets = (
-        (None, {"fields": ("name", "description", "active")}),
+        (None, {"fields": ("name", "description", "active", "in_french")}),
         (_("Périmètre"), {"fields": ("statuses", "nature", "last_verified_before", "not_verified_for_days", "worklist_kind", "cycle_days")}),
         (_("Fréquence et cadence"), {"fields": ("schedule", "scheduling", "calls_per_second", "email_alerts")}),
         (_("Exécutions"), {"fields": ("runs",)}),
     )
 
-    @admin.display(description=_("périmètre"))
-    def scope(self, campaign):
-        parts = [" + ".join(str(Status(code).label) for code in campaign.statuses), str(campaign.get_nature_display())]
-        if campaign.cycle_days:
-            parts.append(gettext("étalée sur %(days)s jours") % {"days": campaign.cycle_days})
-        if campaign.not_verified_for_days is not None:
-            parts.append(gettext("non vérifiées depuis %(days)s jours") % {"days": campaign.not_verified_for_days})
-        return " ; ".join(parts)
+    @admin.display(description=_("en clair"))
+    def in_french(self, campaign):
+        if campaign.pk is None:
+            return "—"
+        return campaign_text.campaign_in_french(campaign, per_run=campaigns.campaign_selection(campaign).taken)
 
     @admin.display(description=_("dernière exécution"))
     def last_run(self, campaign):

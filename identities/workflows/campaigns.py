@@ -110,6 +110,48 @@ def campaign_share(campaign: VerificationCampaign, scope_size: int, *, now: date
     return math.ceil(scope_size * fraction)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What a run of the campaign takes now: its identities (least recently verified first) and why."""
+
+    scope_size: int
+    share: int | None  # None: the whole scope
+    identities: QuerySet[Identity]
+
+    @property
+    def taken(self) -> int:
+        return self.scope_size if self.share is None else min(self.share, self.scope_size)
+
+
+def campaign_selection(campaign: VerificationCampaign, *, now: datetime | None = None) -> Selection:
+    """The one rule for what a run takes: used to start it and to say it before it starts."""
+    now = now or timezone.now()
+    scope = campaign_scope(campaign, now=now)
+    size = scope.count()
+    share = campaign_share(campaign, size, now=now)
+    ordered = scope.order_by(F("last_verified_at").asc(nulls_first=True), "pk")
+    return Selection(scope_size=size, share=share, identities=ordered if share is None else ordered[:share])
+
+
+def selection_reasons(campaign: VerificationCampaign) -> list[str]:
+    """Why these identities, in words: the campaign's conditions, as the confirmation page lists them."""
+    reasons = [_("statut %(statuses)s, matricule %(nature)s, ni douteuses ni fictives") % {
+        "statuses": " ou ".join(str(Status(code).label) for code in campaign.statuses), "nature": campaign.get_nature_display()}]
+    if campaign.not_verified_for_days is not None:
+        reasons.append(_("non vérifiées depuis %(days)d jours (ou jamais) : dues pour une vérification") % {
+            "days": campaign.not_verified_for_days})
+    if campaign.last_verified_before:
+        reasons.append(_("vérifiées pour la dernière fois avant le %(date)s (ou jamais)") % {
+            "date": campaign.last_verified_before.strftime("%d/%m/%Y")})
+    if campaign.worklist_kind:
+        reasons.append(_("avec un élément ouvert dans la file « %(kind)s »") % {
+            "kind": WorklistItem.Kind(campaign.worklist_kind).label})
+    if campaign.cycle_days:
+        reasons.append(_("la part du jour d'une revue étalée sur %(days)d jours : les moins récemment vérifiées d'abord") % {
+            "days": campaign.cycle_days})
+    return reasons
+
+
 def campaign_start_run(*, actor, campaign_id: int, scheduled: bool = False, now: datetime | None = None) -> InsiRun:
     """Start a run of the campaign over its scope (or its share), unless one is still going: that one is returned."""
     require_permission(actor, _MANAGE, _("Refusé : seule la CIV lance les campagnes de vérification."))
@@ -123,15 +165,13 @@ def campaign_start_run(*, actor, campaign_id: int, scheduled: bool = False, now:
             return live
         if scheduled and not campaign.active:
             raise NotAllowed(_("Campagne inactive : l'exécution planifiée est ignorée."))
-        scope = campaign_scope(campaign, now=now)
-        share = campaign_share(campaign, scope.count(), now=now)
+        selection = campaign_selection(campaign, now=now)
         run = InsiRun.objects.create(
             kind=InsiRun.Kind.VERIFICATION, campaign=campaign, started_by=actor, calls_per_second=campaign.calls_per_second,
             label=_("Campagne « %(name)s »") % {"name": campaign.name},
         )
         run.label = (_("Campagne « %(name)s », exécution n° %(run)s") % {"name": campaign.name, "run": run.pk})[:200]
-        ordered = scope.order_by(F("last_verified_at").asc(nulls_first=True), "pk").values("pk")
-        run.total = _insert_items(run, ordered if share is None else ordered[:share])
+        run.total = _insert_items(run, selection.identities.values("pk"))
         run.save(update_fields=["label", "total"])
         _start_slices_on_commit(run)
     logger.info("INSi run=%s campaign=%s started identities=%s", run.pk, campaign_id, run.total)

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from identities.core import selectors, services, traits
+from identities.core import selectors, services, traits, worklists
 from identities.core.errors import ConflictError, NotAllowed, RuleViolation, ServiceError, require_permission
-from identities.core.models import Channel, Identity, IdentityEvent, Status
+from identities.core.models import Channel, Identity, IdentityEvent, Status, WorklistItem
 from identities.core.services import audit_event, lock_identity
 from identities.workflows import guided_retry
 from identities.workflows import insi_adapter as insi
@@ -31,13 +31,19 @@ def local_traits(identity: Identity) -> dict:
     return {name: getattr(identity, name) for name in _TRAITS}
 
 
+def verification_ko_open(identity: Identity) -> bool:
+    """A verification KO awaits the CIV: a new recovery is what it invites, even on a RECUP/QUAL identity."""
+    return WorklistItem.objects.filter(
+        identity=identity, kind=WorklistItem.Kind.INSI_VERIFICATION, state=WorklistItem.State.OPEN).exists()
+
+
 def recovery_refusal(identity: Identity) -> str | None:
     """Why no recovery may or need be made for this identity now (the screen shows it), or None."""
     if not identity.is_active:
         return _("Identité désactivée (fusionnée) : aucune récupération.")
     if identity.doubtful or identity.fictitious:
         return _("Refusé : les appels INSi sont bloqués pour une identité douteuse ou fictive.")
-    if identity.status in (Status.RECUP, Status.QUAL):
+    if identity.status in (Status.RECUP, Status.QUAL) and not verification_ko_open(identity):
         return _("Aucune récupération nécessaire : l'identité est déjà « %(status)s » (son INS est enregistré).") % {
             "status": identity.get_status_display()
         }
@@ -174,10 +180,15 @@ def _integrate(recovery: InsiRecovery, actor, *, accepted_state: str) -> None:
     """Feed the identity with the returned identity; a refusal by the referential is recorded, not raised."""
     try:
         with transaction.atomic():
+            identity = recovery.identity
+            after_ko = identity.is_locked and verification_ko_open(identity)
             outcome = services.identity_apply_insi_result(
                 actor=actor, identity_id=recovery.identity_id, result=insi.from_json(recovery.returned),
-                operation="recovery", exchange_id=recovery.exchange_id,
+                operation="recovery", exchange_id=recovery.exchange_id, replace_after_ko=after_ko,
             )
+            if after_ko and outcome.applied:
+                worklists.worklist_close_resolved(actor=actor, identity_id=identity.pk, kind=WorklistItem.Kind.INSI_VERIFICATION,
+                                                  note=services.REPLACED_AFTER_KO)
     except ServiceError as error:
         recovery.state, recovery.message = State.UNUSABLE, error.message
     else:

@@ -291,6 +291,8 @@ def panel_context(identity: Identity, user) -> dict:
     use_insi = user.has_perm("identities.use_insi")
     missing = _("Réservé aux utilisateurs habilités à interroger INSi.")
     refusal = recovery.recovery_refusal(identity)
+    if not refusal and identity.is_locked and not user.has_perm("identities.invalidate_ins"):
+        refusal = _("Après une vérification KO, la nouvelle récupération remplace l'INS enregistré : elle est réservée à la CIV.")
     checked = verification_refusal(identity)
     return {
         "identity": identity,

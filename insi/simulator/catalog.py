@@ -1,4 +1,4 @@
-"""The simulator's identities: insi.md's test book, plus a catalog computed from an index for volume tests.
+"""The simulator's identities: insi.md's test book, the portal's demo patients, and a catalog computed for volume tests.
 
 Generated identities (``generated_identity(n)``, 0 <= n < INSI_SIMULATOR_GENERATED_COUNT)
 need no storage; a query finds one by decoding its birth name:
@@ -80,6 +80,37 @@ TEST_IDENTITIES = (
     SimIdentity("NESSI", "NATHALIE", "F", "1977-07-14", "63220", "2770763220829", "10"),
 )
 
+def _demo_patient(birth_name: str, given_names: str, sex: str, birth_date: str, place: str, order: int, *, nia: bool = False):
+    """A NIR (or NIA: first digit 7/8) built from the traits, as the national base numbers people."""
+    first = {"M": "17", "F": "28"}[sex][1 if nia else 0]
+    number = f"{first}{birth_date[2:4]}{birth_date[5:7]}{place}{order:03d}"
+    return SimIdentity(birth_name, given_names, sex, birth_date, place, number, matricule_key(number), nia=nia)
+
+
+# The portal's demonstration patients (manage.py seed_demo, run by scripts/demo.sh): the base
+# knows them, so that their recovered and qualified identities verify OK against the simulator.
+DEMO_PATIENTS = (
+    _demo_patient("ROUSSEAU", "THOMAS PAUL", "M", "1990-01-15", "44109", 101),
+    _demo_patient("HADDAD", "KARIM", "M", "1983-05-05", "99352", 102, nia=True),
+    _demo_patient("BERNARD", "SOPHIE ANNE", "F", "1975-08-19", "59350", 103),
+    _demo_patient("LEFEVRE", "HELENE MARIE", "F", "1958-12-01", "67482", 104),
+    _demo_patient("ROUX", "PIERRE-YVES JEAN", "M", "1948-02-29", "35238", 105),
+    _demo_patient("SANTONI", "MARIE-ANGE", "F", "1972-10-10", "20004", 106),
+    _demo_patient("ALBERTINI", "PAUL FRANCOIS", "M", "1985-07-07", "2B033", 107),
+    _demo_patient("DA SILVA", "ANA MARIA", "F", "1969-04-25", "99139", 108),
+    _demo_patient("MOREAU", "LUCAS", "M", "2019-02-14", "69383", 109),
+    _demo_patient("VINCENT", "CHLOE", "F", "1999-09-09", "01340", 110),
+    _demo_patient("GIRAUD", "EMMA LOUISE", "F", "1994-03-03", "87085", 111),
+    _demo_patient("LAMBERT", "JULIE", "F", "1987-03-12", "75056", 112),
+    _demo_patient("MARTIN", "JEAN PIERRE", "M", "1950-03-15", "63113", 113),
+)
+
+
+def demo_patient(birth_name: str, birth_date: str, birthplace: str) -> SimIdentity | None:
+    """The demonstration patient with these traits, if the base knows one."""
+    return next((p for p in DEMO_PATIENTS if (p.birth_name, p.birth_date, p.birthplace) == (birth_name, birth_date, birthplace)), None)
+
+
 # Queries the qualification platform answers with siram_40/insi_102 (name, given name, sex, date).
 PLATFORM_QUIRKS = {
     ("TCHITCHI", "OLA", "F", "1936-06-21"),  # 01 in the test book
@@ -135,7 +166,7 @@ def identities_named(birth_name: str, *, generated_count: int) -> list[SimIdenti
 @functools.cache
 def _test_identities_by_name() -> dict[str, tuple[SimIdentity, ...]]:
     by_name: dict[str, list[SimIdentity]] = {}
-    for identity in (*TEST_IDENTITIES, *(SimIdentity(**record) for record in retry_book.national_records())):
+    for identity in (*TEST_IDENTITIES, *DEMO_PATIENTS, *(SimIdentity(**record) for record in retry_book.national_records())):
         by_name.setdefault(identity.birth_name, []).append(identity)
     return {name: tuple(items) for name, items in by_name.items()}
 

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 from identities.core import matricule, reference_data, roles, selectors, services, traits, worklists
 from identities.core.errors import ServiceError
 from identities.core.models import Attribute, DocumentType, Identity, WorklistItem
-from identities.matching import pairs, synthetic
+from identities.matching import pairs
+from insi.simulator import catalog
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,7 @@ class Demo:
     used_given_name: str = ""
     document: str = ""  # code of the identity document checked at the desk
     companion: str = ""  # the parent's document for a minor, a carte Vitale with photo...
-    insi_given_names: str = ""  # what INSi returns (code 00); empty: no INSi result
-    nia: bool = False
-    order: int = 0  # order number of the NIR INSi returns
+    insi: bool = False  # INSi returns the person (code 00): the simulator's catalogue knows them (DEMO_PATIENTS)
     withdraw_document: bool = False
     attributes: tuple[str, ...] = ()
     homonym: bool = False  # one of a homonym pair the CIV confirms in its worklist (HOMA on both, linked)
@@ -60,6 +59,8 @@ class Demo:
 DEMO_IDENTITIES = (
     # Provisional: typed at the desk, nothing checked yet.
     Demo("Dubois", "Léa", "F", "1992-04-11", "75112"),
+    # The same person typed again at another desk, without her birthplace: a potential duplicate for the CIV.
+    Demo("Dubois", "Léa", "F", "1992-04-11"),
     Demo("N'Diaye", "Aminata", "F", "1988-09-03", "99341"),
     Demo("Leroy", "Hugo", "M", "2001-07-30"),  # birthplace not known at entry
     Demo("Ouédraogo", "Issa", "M", "1970-00-00", "99331"),  # day and month unknown
@@ -70,34 +71,34 @@ DEMO_IDENTITIES = (
     Demo("Garcia", "Antoine", "M", "1979-11-02", "13208", document="cni"),
     Demo("Faure", "Jules", "M", "2015-03-08", "31555", document="livret-famille", companion="cni"),  # a minor
     # Recovered: INSi returned the identity; no document checked.
-    Demo("Rousseau", "Thomas", "M", "1990-01-15", "44109", insi_given_names="THOMAS PAUL", order=101),
-    Demo("Haddad", "Karim", "M", "1983-05-05", "99352", insi_given_names="KARIM", nia=True, order=102),
-    Demo("Bernard", "Sophie", "F", "1975-08-19", "59350", used_name="Girard", insi_given_names="SOPHIE ANNE", order=103),
+    Demo("Rousseau", "Thomas", "M", "1990-01-15", "44109", insi=True),
+    Demo("Haddad", "Karim", "M", "1983-05-05", "99352", insi=True),
+    Demo("Bernard", "Sophie", "F", "1975-08-19", "59350", used_name="Girard", insi=True),
     # Qualified: both. The only status whose INS may leave the system.
     Demo("Lefèvre", "Hélène", "F", "1958-12-01", "67482", used_name="Mercier", document="cni",
-         insi_given_names="HELENE MARIE", order=104),
-    Demo("Roux", "Pierre-Yves", "M", "1948-02-29", "35238", document="passeport", insi_given_names="PIERRE-YVES JEAN", order=105),
+         insi=True),
+    Demo("Roux", "Pierre-Yves", "M", "1948-02-29", "35238", document="passeport", insi=True),
     # Born in Ajaccio before Corsica was split in two (1976): a former COG code.
     Demo("Santoni", "Marie-Ange", "F", "1972-10-10", "20004", used_name="Casanova", document="cni",
-         insi_given_names="MARIE-ANGE", order=106),
-    Demo("Albertini", "Paul", "M", "1985-07-07", "2B033", document="passeport", insi_given_names="PAUL FRANCOIS", order=107),
+         insi=True),
+    Demo("Albertini", "Paul", "M", "1985-07-07", "2B033", document="passeport", insi=True),
     Demo("Da Silva", "Ana", "F", "1969-04-25", "99139", used_name="Ferreira", document="titre-sejour",
-         insi_given_names="ANA MARIA", order=108),
+         insi=True),
     Demo("Moreau", "Lucas", "M", "2019-02-14", "69383", document="extrait-naissance", companion="passeport",
-         insi_given_names="LUCAS", order=109),
-    Demo("Vincent", "Chloé", "F", "1999-09-09", "01340", document="appli-carte-vitale", insi_given_names="CHLOE", order=110),
+         insi=True),
+    Demo("Vincent", "Chloé", "F", "1999-09-09", "01340", document="appli-carte-vitale", insi=True),
     # Qualified, then its only document check withdrawn: back to recovered, INS kept but not shared.
-    Demo("Giraud", "Emma", "F", "1994-03-03", "87085", document="cni", insi_given_names="EMMA LOUISE", order=111,
+    Demo("Giraud", "Emma", "F", "1994-03-03", "87085", document="cni", insi=True,
          withdraw_document=True),
     # Doubtful, fictitious.
     Demo("Durand", "Kévin", "M", "1995-12-24", "63113", attributes=(Attribute.DOUT,)),
     # Qualified, then doubtful: INS invalidated, forced back to provisional.
-    Demo("Lambert", "Julie", "F", "1987-03-12", "75056", document="passeport", insi_given_names="JULIE", order=112,
+    Demo("Lambert", "Julie", "F", "1987-03-12", "75056", document="passeport", insi=True,
          attributes=(Attribute.DOUT,)),
     Demo("Exercice Plan Blanc", "Victime", "M", "1980-01-01", attributes=(Attribute.FICT,)),
     Demo("Anonyme", "Alpha", "F", "1990-06-15", attributes=(Attribute.FICT,)),
     # Homonyms: same birth name, first given name and birth date, two people.
-    Demo("Martin", "Jean", "M", "1950-03-15", "63113", document="cni", insi_given_names="JEAN PIERRE", order=113,
+    Demo("Martin", "Jean", "M", "1950-03-15", "63113", document="cni", insi=True,
          homonym=True),
     Demo("Martin", "Jean", "M", "1950-03-15", "87085", homonym=True),
     Demo("Nguyen", "Thi", "F", "1978-01-01", "99243", homonym=True),
@@ -165,6 +166,10 @@ class Command(BaseCommand):
             if demo.homonym:
                 homonyms.add(identity.pk)
         self._confirm_homonyms(homonyms, civ=users["demo.civ"])
+        # As the nightly pass would: the state queues and the pair sweep, so the demo's worklists are filled.
+        filled = pairs.worklists_refresh(actor=users["demo.civ"])
+        self.stdout.write(_("Files de travail : %(opened)d élément(s) ouvert(s), %(pairs)d paire(s) signalée(s).")
+                          % {"opened": filled.opened, "pairs": filled.pairs})
         self.stdout.write(self.style.SUCCESS(
             _("Identités de démonstration : %(created)d créées, %(skipped)d déjà présentes.")
             % {"created": created, "skipped": skipped}
@@ -238,7 +243,7 @@ class Command(BaseCommand):
                 companion_type_id=self._document(demo.companion).pk if demo.companion else None,
                 expiry_date=self._expiry(demo.document),
             ).check
-        if demo.insi_given_names:
+        if demo.insi:
             services.identity_apply_insi_result(
                 actor=front_desk, identity_id=identity.pk, result=self._insi_result(identity, demo)
             )
@@ -278,12 +283,13 @@ class Command(BaseCommand):
 
     @staticmethod
     def _insi_result(identity: Identity, demo: Demo) -> services.InsiIdentity:
-        """What INSi would answer (code 00): the full given-name list and a NIR built from the traits."""
-        first13 = synthetic.nir13(sex=identity.sex, birth_date=identity.birth_date,
-                                  birthplace_code=identity.birthplace_code, order=demo.order)
+        """What INSi answers (code 00): the simulator's own record of the person, so that a later verification is OK."""
+        known = catalog.demo_patient(identity.birth_name, identity.birth_date, identity.birthplace_code)
+        if known is None:
+            raise CommandError(_("Patient de démonstration %(name)s absent du catalogue du simulateur INSi (insi/simulator/catalog.py).")
+                               % {"name": identity.birth_name})
         return services.InsiIdentity(
-            active=services.InsiMatricule(matricule=synthetic.with_key(first13),
-                                          oid=matricule.NIA_OID if demo.nia else _NIR_TEST_OID),
-            birth_name=identity.birth_name, birth_given_names=demo.insi_given_names, sex=identity.sex,
-            birth_date=identity.birth_date, birthplace_code=identity.birthplace_code,
+            active=services.InsiMatricule(matricule=known.matricule, oid=matricule.NIA_OID if known.nia else _NIR_TEST_OID),
+            birth_name=known.birth_name, birth_given_names=known.given_names, sex=known.sex,
+            birth_date=known.birth_date, birthplace_code=known.birthplace,
         )

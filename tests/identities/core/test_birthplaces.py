@@ -64,7 +64,8 @@ def test_a_defunct_code_is_loaded_as_former_and_accepted_for_a_new_identity(db, 
     _load(_package(tmp_path / "package"))
 
     former = Birthplace.objects.get(code="20004")
-    assert (former.kind, former.current, former.name) == (Birthplace.Kind.FORMER, False, "Ajaccio (ancien code)")
+    assert (former.kind, former.current, former.name) == (Birthplace.Kind.FORMER, False, "Ajaccio")
+    assert former.successor == "2A004"
     outcome = services.identity_create(
         actor=front_desk, birth_name="Santoni", birth_given_names="Marie", birth_date="1950-05-05", sex="F",
         birthplace_code="20004",

@@ -122,3 +122,14 @@ def test_it_refuses_to_seed_a_production_referential(db, settings):
     with pytest.raises(CommandError, match="INS_ENVIRONMENT=production"):
         _seed()
     assert not Identity.objects.exists()
+
+
+def test_a_fresh_demo_shows_its_worklists_filled(db):
+    output = _seed()
+
+    open_items = WorklistItem.objects.filter(state=WorklistItem.State.OPEN)
+    for kind in (WorklistItem.Kind.PROVISIONAL, WorklistItem.Kind.DOUBTFUL, WorklistItem.Kind.FICTITIOUS, WorklistItem.Kind.DUPLICATE):
+        assert open_items.filter(kind=kind).exists(), kind
+    duplicate = open_items.get(kind=WorklistItem.Kind.DUPLICATE)
+    assert (duplicate.identity.birth_name, duplicate.other.birth_name) == ("DUBOIS", "DUBOIS")
+    assert "Files de travail :" in output

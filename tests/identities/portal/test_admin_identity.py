@@ -1,4 +1,5 @@
 """The identity screens: list, search-first creation, change form, locked traits, actions, history."""
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -306,6 +307,17 @@ def test_the_civ_withdraws_a_document_check_and_invalidates_an_ins(front_desk, c
     assert identity.status == Status.PROV and identity.ins_matricule is None
 
 
+def test_after_an_invalidation_the_page_says_when_by_whom_and_why(front_desk, civ_member):
+    identity = factories.qualified(front_desk)
+    logged_in(civ_member).post(action_url(identity, "invalider-ins"), {"reason": "Usurpation signalée"})
+
+    page = logged_in(civ_member).get(reverse("admin:identities_identity_change", args=[identity.pk])).content.decode()
+    assert re.search(r"INS invalidé le \d\d/\d\d/\d{4} à \d\d:\d\d par [^:]+ : Usurpation signalée", page)
+    assert "n'a pas été récupéré" not in page
+    row = re.search(r'<table class="ins-history">.*?</table>', page, re.S).group(0)
+    assert "<td>Invalidé</td>" in row and "Usurpation signalée" in row
+
+
 def test_an_unknown_action_is_not_found(front_desk):
     assert logged_in(front_desk).get(action_url(factories.identity(front_desk), "supprimer")).status_code == 404
 
@@ -324,6 +336,26 @@ def test_the_history_says_who_when_what_and_why_and_masks_the_ins(front_desk, ci
     assert "Identité qualifiée" in page
     assert matricule not in page
     assert "Revert" not in page and "Rétablir" not in page
+
+
+def test_the_history_reads_as_the_identity_page_shows_it(front_desk, civ_referent, birthplaces):
+    identity = factories.qualified(front_desk)
+    services.identity_update_traits(
+        actor=civ_referent, identity_id=identity.pk, expected_version=identity.version, reason="Acte de naissance",
+        birthplace_code="75112",
+    )
+    services.identity_set_attribute(actor=civ_referent, identity_id=identity.pk, attribute="DOUT", value=True,
+                                    reason="Pièce suspecte")
+    page = logged_in(civ_referent).get(reverse("admin:identities_identity_history", args=[identity.pk])).content.decode()
+
+    assert "<h1>Historique des modifications : MARTIN JEANNE" in page
+    assert "Identité douteuse :</strong> Non &rarr; Oui" in page
+    assert "63220 Mazoires &rarr; 75112 Paris 12e Arrondissement" in page
+    assert "Attribut « Identité douteuse » posé : Pièce suspecte" in page
+    assert "Résultat INSi intégré (Récupération INSi)" in page
+    # Local time, as people read it: no UTC offset, no raw True/False/None, no English.
+    for raw in ("+00:00", "False", "True", "None", "(recovery)", "View history"):
+        assert raw not in page, raw
 
 
 def test_a_single_version_is_not_offered_for_reverting(front_desk):

@@ -51,6 +51,31 @@ def test_an_open_verification_ko_is_shown_as_an_alert_on_the_identity(insi, fron
     assert 'id="insi-ko-alert"' in page and "traits différents" in page
 
 
+def test_after_a_verification_ko_the_civ_recovers_again_and_the_returned_ins_replaces_the_stored_one(insi, front_desk, civ_member):
+    identity = people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
+    ko = worklists.worklist_add_item(actor=civ_member, kind=WorklistItem.Kind.INSI_VERIFICATION, identity_id=identity.pk,
+                                     reason="Vérification INSi KO : traits différents")
+    civ = logged_in(civ_member)
+
+    page = civ.get(_page(identity)).content.decode()
+    assert "Faites une nouvelle récupération de l'INS" in page
+    assert 'id="insi-recover" value=' in page and "Aucune récupération nécessaire" not in page
+    # The front desk is told why it is the CIV's to do: the stored INS will be replaced.
+    assert "réservée à la CIV" in logged_in(front_desk).get(_page(identity)).content.decode()
+
+    civ.post(reverse("admin:insi_recover", args=[identity.pk]))
+    found = identity.insi_recoveries.get()
+    civ.post(reverse("admin:insi_recovery", args=[found.pk]), {"action": "accept"})
+
+    identity.refresh_from_db()
+    ko.refresh_from_db()
+    assert (identity.status, identity.ins_matricule) == (Status.RECUP, people.ADRUN_INS)
+    old, new = identity.matricules.order_by("recorded_at", "id")
+    assert old.invalidated_at is not None and "vérification KO" in old.invalidation_reason and new.invalidated_at is None
+    assert (ko.state, ko.decision) == (WorklistItem.State.DONE, WorklistItem.Decision.OBSOLETE)
+    assert "Alerte INSi" not in civ.get(_page(identity)).content.decode()
+
+
 def test_recovering_shows_the_comparison_with_each_difference_marked_in_words(insi, front_desk):
     identity = people.desk(front_desk, people.ARTAGNAN, birthplace_code="75056")
     client = logged_in(front_desk)
@@ -131,7 +156,8 @@ def test_the_carte_vitale_form_leads_to_the_comparison_or_names_the_wrong_field(
     wrong = client.post(url, {"beneficiary_nir": "275126322074975", "birth_name": "ADRUN", "birth_date": "31/12/1975", "birth_rank": "1"})
     right = client.post(url, {"beneficiary_nir": people.ADRUN_INS, "birth_name": "ADRUN", "birth_date": "31/12/1975", "birth_rank": "1"})
 
-    assert "la clé 75 est fausse" in wrong.content.decode()
+    assert "la clé 75 ne correspond pas aux 13 premiers caractères" in wrong.content.decode()
+    assert "attendue" not in wrong.content.decode()
     assert right.url == reverse("admin:insi_recovery", args=[identity.insi_recoveries.get().pk])
 
 
@@ -174,7 +200,7 @@ def test_the_civ_pauses_and_cancels_a_run_from_its_page(insi, front_desk, civ_me
     people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
     client = logged_in(civ_member)
     campaign = VerificationCampaign.objects.create(name="Revue", statuses=["RECUP", "QUAL"])
-    client.post(reverse("admin:identities_verificationcampaign_changelist"), {"action": "start_now", "_selected_action": [campaign.pk]})
+    client.post(reverse("admin:identities_verificationcampaign_changelist"), {"action": "start_now", "_selected_action": [campaign.pk], "confirm": "1"})
     run = InsiRun.objects.get()
     run_url = reverse("admin:insi_run", args=[run.pk])
 
@@ -187,10 +213,26 @@ def test_the_civ_pauses_and_cancels_a_run_from_its_page(insi, front_desk, civ_me
     assert run.state == InsiRun.State.CANCELLED and 'id="count-PENDING"' in page and 'id="run-cancel"' not in page
 
 
+def test_lancer_maintenant_says_which_identities_it_will_take_and_why_before_starting(insi, front_desk, civ_member):
+    due = people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
+    campaign = VerificationCampaign.objects.create(name="Revue", statuses=["RECUP", "QUAL"], not_verified_for_days=0)
+    client = logged_in(civ_member)
+    url = reverse("admin:identities_verificationcampaign_changelist")
+
+    page = client.post(url, {"action": "start_now", "_selected_action": [campaign.pk]}).content.decode()
+    assert not InsiRun.objects.exists()  # nothing started yet
+    assert "Cette exécution vérifiera 1 identité sur les 1 du périmètre." in page
+    assert "non vérifiées depuis 0 jours (ou jamais) : dues pour une vérification" in page
+    assert str(due) in page and 'id="confirm-start"' in page
+
+    client.post(url, {"action": "start_now", "_selected_action": [campaign.pk], "confirm": "1"})
+    assert InsiRun.objects.get().total == 1
+
+
 def test_a_front_desk_agent_does_not_see_others_runs(insi, front_desk, civ_member):
     people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
     campaign = VerificationCampaign.objects.create(name="Revue", statuses=["RECUP"])
-    logged_in(civ_member).post(reverse("admin:identities_verificationcampaign_changelist"), {"action": "start_now", "_selected_action": [campaign.pk]})
+    logged_in(civ_member).post(reverse("admin:identities_verificationcampaign_changelist"), {"action": "start_now", "_selected_action": [campaign.pk], "confirm": "1"})
     run = InsiRun.objects.get()
 
     assert logged_in(front_desk).get(reverse("admin:insi_run", args=[run.pk])).status_code == 403
@@ -210,7 +252,8 @@ def test_the_civ_configures_a_campaign_and_its_schedule_in_the_admin(civ_member)
     assert campaign.statuses == ["RECUP", "QUAL"] and campaign.created_by == civ_member
     assert PeriodicTask.objects.get(pk=campaign.periodic_task_id).crontab == nightly
     listing = client.get(reverse("admin:identities_verificationcampaign_changelist")).content.decode()
-    assert "Revue des NIA" in listing and "Identité récupérée + Identité qualifiée" in listing
+    assert "Revue des NIA" in listing
+    assert "identités récupérées et qualifiées (NIA seulement)" in listing and "lancée tous les jours à 02:00" in listing
 
 
 def test_the_lists_of_runs_and_recoveries_open(insi, front_desk, civ_member):
