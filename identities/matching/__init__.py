@@ -1,0 +1,1 @@
+"""Duplicate and homonym matching: candidates, scoring, explanations."""
