@@ -321,7 +321,9 @@ class IdentityGenerator:
             born = date(int(birth_date[:4]), int(birth_date[5:7]) or 1, int(birth_date[8:]) or 1)
             taken = set(like.birth_given_names.split(" "))
             table = self.names.given_names(sex if sex in ("M", "F") else "F", born.year)
-            first = next((name for name in (table.draw(rng) for _ in range(50)) if name not in taken), "JUMEAU")
+            # Parents do not give twins names one letter apart (MICHELE / MICHELLE).
+            first = next((name for name in (table.draw(rng) for _ in range(50))
+                          if all(_letters_apart(name, other) > 1 for other in taken)), "JUMEAU")
         elif like is None:
             sex = "I" if rng.random() < mix.indeterminate_sex else ("F" if rng.random() < 0.515 else "M")
             born = self._birth()
@@ -459,6 +461,19 @@ def typo(word: str, rng: random.Random) -> str:
     if operation == 3 and i + 1 < len(word) and word[i + 1].isalpha() and word[i + 1] != word[i]:
         return word[:i] + word[i + 1] + word[i] + word[i + 2:]
     return word[:i] + rng.choice(_LETTERS.replace(word[i], "")) + word[i + 1:]
+
+
+def _letters_apart(a: str, b: str) -> int:
+    """Optimal string alignment distance (edits, two neighbouring letters swapped counting one)."""
+    previous2, previous = None, list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if previous2 is not None and i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def _set_given_names(record: SyntheticIdentity, names: list[str]) -> None:

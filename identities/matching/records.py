@@ -39,6 +39,12 @@ def name_key(value: str) -> str:
 
 
 @lru_cache(maxsize=400_000)
+def name_search(value: str) -> str:
+    """The stored ``*_name_key`` form (separators kept, made alike): what the homonym rule compares."""
+    return search_key(value)
+
+
+@lru_cache(maxsize=400_000)
 def name_core(value: str) -> str:
     """The name without its leading particle, so DE OLIVEIRA, D'OLIVEIRA, OLIVEIRA and DEOLIVEIRA meet.
 
