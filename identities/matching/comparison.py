@@ -115,7 +115,8 @@ def name_levels(t: Table, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.
     _assign(levels, todo, particle, Name.PARTICLE)
     ua, ub = t.ucore[a], t.ucore[b]
     cross_ab = (ub > 0) & (t.bcore[a] == ub)
-    cross_ba = (ua > 0) & ((ua == t.bcore[b]) | (ua == ub))
+    # Birth name against used name only: a shared used name (a married name) is no such error.
+    cross_ba = (ua > 0) & (ua == t.bcore[b])
     value[todo & cross_ab] = ub[todo & cross_ab]
     value[todo & cross_ba & ~cross_ab] = ua[todo & cross_ba & ~cross_ab]
     _assign(levels, todo, cross_ab | cross_ba, Name.CROSS)
