@@ -63,27 +63,27 @@ def _verdict(original: Record, entered: Record, model, base) -> tuple[str, str, 
     return None
 
 
-DESK_ERRORS = {
-    "day_and_month_swapped": dict(birth_date="1962-12-03"),
-    "one_day_off": dict(birth_date="1962-03-13"),
-    "one_digit_off_in_the_month": dict(birth_date="1962-08-12"),
-    "day_unknown_typed_00": dict(birth_date="1962-03-00"),
-    "day_and_month_unknown": dict(birth_date="1962-00-00"),
-    "year_typo": dict(birth_date="1963-03-12"),
-    "year_digits_swapped": dict(birth_date="1926-03-12"),
-    "letter_replaced_in_the_name": dict(birth_name="BERNORD"),
-    "first_letter_replaced": dict(birth_name="VERNARD"),
-    "letter_dropped": dict(birth_name="BERNAD"),
-    "letter_added": dict(birth_name="BERNNARD"),
-    "two_letters_swapped": dict(birth_name="BERNRAD"),
-    "used_name_typed_as_birth_name": dict(birth_name="DUPONT", used_name=""),
-    "birth_and_used_names_exchanged": dict(birth_name="DUPONT", used_name="BERNARD"),
-    "given_names_in_another_order": dict(birth_given_names="MARIE CLAIRE", first_birth_given_name="MARIE"),
-    "only_the_first_given_name": dict(birth_given_names="CLAIRE"),
-    "given_name_typo": dict(birth_given_names="CLAIRA MARIE", first_birth_given_name="CLAIRA"),
-    "birthplace_blank": dict(birthplace_code=""),
-    "postal_code_for_the_insee_code": dict(birthplace_code="63000"),
-    "name_typo_and_day_off": dict(birth_name="BERNRAD", birth_date="1962-03-13"),
+DESK_ERRORS = {  # error: (what the desk typed, what the explanation must say)
+    "day_and_month_swapped": (dict(birth_date="1962-12-03"), "date de naissance : jour et mois inversés"),
+    "one_day_off": (dict(birth_date="1962-03-13"), "date de naissance : un jour d'écart"),
+    "one_digit_off_in_the_month": (dict(birth_date="1962-08-12"), "date de naissance : un chiffre de différence"),
+    "day_unknown_typed_00": (dict(birth_date="1962-03-00"), "date de naissance : compatible (jour ou mois inconnu, 00)"),
+    "day_and_month_unknown": (dict(birth_date="1962-00-00"), "date de naissance : compatible (jour ou mois inconnu, 00)"),
+    "year_typo": (dict(birth_date="1963-03-12"), "date de naissance : un chiffre de différence"),
+    "year_digits_swapped": (dict(birth_date="1926-03-12"), "date de naissance : un chiffre de différence ou deux chiffres inversés"),
+    "letter_replaced_in_the_name": (dict(birth_name="BERNORD"), "nom de naissance : une lettre de différence"),
+    "first_letter_replaced": (dict(birth_name="VERNARD"), "nom de naissance : une lettre de différence"),
+    "letter_dropped": (dict(birth_name="BERNAD"), "nom de naissance : une lettre de différence"),
+    "letter_added": (dict(birth_name="BERNNARD"), "nom de naissance : une lettre de différence"),
+    "two_letters_swapped": (dict(birth_name="BERNRAD"), "nom de naissance : une lettre de différence"),
+    "used_name_typed_as_birth_name": (dict(birth_name="DUPONT", used_name=""), "nom de naissance : nom utilisé de l'une saisi"),
+    "birth_and_used_names_exchanged": (dict(birth_name="DUPONT", used_name="BERNARD"), "nom de naissance : nom utilisé de l'une saisi"),
+    "given_names_in_another_order": (dict(birth_given_names="MARIE CLAIRE", first_birth_given_name="MARIE"), "prénoms : dans un autre ordre"),
+    "only_the_first_given_name": (dict(birth_given_names="CLAIRE"), "prénoms : seul le premier prénom saisi"),
+    "given_name_typo": (dict(birth_given_names="CLAIRA MARIE", first_birth_given_name="CLAIRA"), "prénoms : une lettre de différence"),
+    "birthplace_blank": (dict(birthplace_code=""), "lieu de naissance : non renseigné sur l'une"),
+    "postal_code_for_the_insee_code": (dict(birthplace_code="63000"), "lieu de naissance : même département, un code postal"),
+    "name_typo_and_day_off": (dict(birth_name="BERNRAD", birth_date="1962-03-13"), "date de naissance : un jour d'écart"),
 }
 SPELLINGS = {  # (stored, typed): separators and particles
     "hyphen_for_space": ("LE GALL", "LE-GALL"),
@@ -97,11 +97,13 @@ SPELLINGS = {  # (stored, typed): separators and particles
 
 @pytest.mark.parametrize("error", DESK_ERRORS)
 def test_each_desk_error_is_found_and_scored_as_a_duplicate(error, model, base):
-    entered = dataclasses.replace(ORIGINAL, id="entered", **DESK_ERRORS[error])
+    typed, said = DESK_ERRORS[error]
+    entered = dataclasses.replace(ORIGINAL, id="entered", **typed)
 
     verdict = _verdict(ORIGINAL, entered, model, base)
 
     assert verdict is not None and verdict[0] == DUPLICATE, verdict
+    assert any(line.startswith(said) for line in verdict[2]), verdict[2]
 
 
 @pytest.mark.parametrize("case", SPELLINGS)
@@ -147,6 +149,15 @@ def test_two_different_ins_are_never_a_duplicate_even_with_identical_traits(mode
 
     assert kind != DUPLICATE
     assert lines[0] == "matricules INS différents : deux personnes, jamais un doublon"
+
+
+def test_two_different_ins_are_never_a_duplicate_even_when_only_a_typo_tells_them_apart(model, base):
+    a = dataclasses.replace(ORIGINAL, id="a", ins_matricule="262036311300112", used_name="")
+    b = dataclasses.replace(a, id="b", ins_matricule="262036311300215", birth_name="BERNRAD")
+
+    verdict = _verdict(a, b, model, base)
+
+    assert verdict is None  # neither a duplicate nor, with another name, a homonym
 
 
 def test_the_same_ins_on_two_identities_is_a_certain_duplicate_whatever_the_traits(model, base):
