@@ -44,13 +44,14 @@ class Vocabulary:
 
 @dataclass
 class Table:
-    records: Sequence[Record]
+    records: Sequence[Record] | None  # None when the caller keeps them (a 1M-row sweep keeps only ids)
+    ids: np.ndarray
     strings: np.ndarray  # vocabulary id → string (object array, for RapidFuzz)
     hashes: np.ndarray  # vocabulary id → stable hash (uint64)
     cols: dict[str, np.ndarray]
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.ids)
 
     def __getattr__(self, name: str) -> np.ndarray:
         try:
@@ -64,9 +65,15 @@ _GIVEN_COLS = ("gall", "gsorted", "g1", "g2", "g3", "gcount", "first_sound", "fi
 _DATE_COLS = ("year", "month", "day", "ordinal")
 
 
-def encode(records: Iterable[Record]) -> Table:
-    """Arrays for every trait form a rule needs; the per-string work is cached (names repeat a lot)."""
-    records = records if isinstance(records, list) else list(records)
+def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
+    """Arrays for every trait form a rule needs; the per-string work is cached (names repeat a lot).
+
+    ``keep_records=False`` streams the records (an iterator is read once) and keeps only their
+    ids: the sweep of a large base then holds arrays, not a million Python objects.
+    """
+    if keep_records and not isinstance(records, list):
+        records = list(records)
+    ids = []
     vocab = Vocabulary()
     names: dict[str, tuple] = {}
     givens: dict[str, tuple] = {}
@@ -110,6 +117,7 @@ def encode(records: Iterable[Record]) -> Table:
 
     rows_b, rows_u, rows_g, rows_d, rows_p, rows_h, sexes, ins = [], [], [], [], [], [], [], []
     for record in records:
+        ids.append(record.id)
         rows_b.append(name(record.birth_name))
         rows_u.append(name(record.used_name) if record.used_name else (0, 0, 0, 0, 0))
         rows_g.append(given(record.birth_given_names or record.first_birth_given_name))
@@ -140,7 +148,7 @@ def encode(records: Iterable[Record]) -> Table:
     cols["sex"] = np.array(sexes, dtype=np.int8)
     cols["ins"] = np.array(ins, dtype=np.int64)
     strings, hashes = vocab.arrays()
-    return Table(records=records, strings=strings, hashes=hashes, cols=cols)
+    return Table(records=records if keep_records else None, ids=np.array(ids), strings=strings, hashes=hashes, cols=cols)
 
 
 def first_token(given_names: str) -> str:
