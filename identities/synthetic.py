@@ -317,7 +317,9 @@ class IdentityGenerator:
         if like is not None and twin:
             # A twin: same birth name, date and place; own sex and given names.
             sex = like.sex if rng.random() < 0.5 else ("F" if like.sex == "M" else "M")
-            birth_date, birth_name, place = like.birth_date, like.birth_name, like.birthplace_code
+            birth_date, birth_name = like.birth_date, like.birth_name
+            # Where the sibling's birthplace was left blank, the twin's own record may hold it.
+            place = like.birthplace_code or rng.choice(self.communes)
             born = date(int(birth_date[:4]), int(birth_date[5:7]) or 1, int(birth_date[8:]) or 1)
             taken = set(like.birth_given_names.split(" "))
             table = self.names.given_names(sex if sex in ("M", "F") else "F", born.year)
