@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import uuid
 
-from identities.matricule import compute_key
-from identities.models import Identity, Status
+from identities.core.matricule import compute_key
+from identities.core.models import Identity, Status
 
 TEST_NIR_OID = "1.2.250.1.213.1.4.10"  # test platform: the examples print "INS-NIR de test"
 

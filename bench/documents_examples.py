@@ -19,8 +19,8 @@ import django  # noqa: E402
 django.setup()
 
 from bench.documents_demo import demo_identities  # noqa: E402
-from identities import documents  # noqa: E402
-from identities.models import LabelFormat, LabelProfile  # noqa: E402
+from identities.documents.models import LabelFormat, LabelProfile  # noqa: E402
+from identities.documents import render as documents  # noqa: E402
 
 # A fixed print time: the examples change only when the rendering does.
 PRINTED_AT = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)

@@ -28,8 +28,8 @@ def run(scenario: str) -> dict:
 
     django.setup()
     from bench.documents_demo import many_qualified, qualified
-    from identities import documents
-    from identities.models import LabelFormat, LabelProfile
+    from identities.documents.models import LabelFormat, LabelProfile
+    from identities.documents import render as documents
 
     sheet = LabelFormat.objects.get(code="a4-3x8")
     profile = LabelProfile(name="Bench", label_format=sheet)

@@ -53,8 +53,8 @@ def populate(count: int) -> None:
     """RECUP identities carrying the matricules of the simulator's first ``count`` generated people."""
     from django.db import transaction
 
-    from identities import matricule
-    from identities.models import Birthplace, Identity, Status
+    from identities.core import matricule
+    from identities.core.models import Birthplace, Identity, Status
     from insi.simulator.catalog import _PLACES, generated_identity
 
     for code in _PLACES:
@@ -103,7 +103,7 @@ def stop(process: subprocess.Popen) -> None:
 
 def run_campaign(name: str, pace: float, *, cycle_days: int | None, seconds: float | None = None):
     """Start the first run of a new campaign (its share of the base); wait for its end (or cancel it after ``seconds``)."""
-    from identities import roles
+    from identities.core import roles
     from identities.workflows import campaigns
     from identities.workflows.models import InsiRun, VerificationCampaign
 
@@ -128,7 +128,7 @@ def start_whole_base() -> float:
     """Seconds to start (then cancel) a run over every identity: its items are written in one INSERT … SELECT."""
     from django.db import transaction
 
-    from identities import roles
+    from identities.core import roles
     from identities.workflows import campaigns
     from identities.workflows.models import VerificationCampaign
     from insportal.celery import app

@@ -112,14 +112,13 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.db import connection
     from django.test import Client
 
-    from django.conf import settings
-
-    from identities.interop.common import LocalAuthority
     from identities.interop.clients import hash_token
-    from identities.models import ClientApplication
+    from identities.interop.common import LocalAuthority
+    from identities.interop.models import ClientApplication
 
     token = "bench-token"
     ClientApplication.objects.update_or_create(name="bench", defaults={"token_hash": hash_token(token), "scopes": "read"})

@@ -75,9 +75,10 @@ def _acknowledger():
 
 
 def run(count: int, rounds: int) -> dict:
-    from identities import outbox
-    from identities.diffusion import shareable_ins
-    from identities.models import Identity, OutboxMessage, Receiver
+    from identities.core.diffusion import shareable_ins
+    from identities.core.models import Identity
+    from identities.interop import outbox
+    from identities.interop.models import OutboxMessage, Receiver
 
     port, stop = _acknowledger()
     try:

@@ -32,8 +32,10 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from identities import dashboard, roles, selectors, worklists  # noqa: E402
-from identities.models import Identity, WorklistItem  # noqa: E402
+from identities.core import roles, selectors  # noqa: E402
+from identities.core.models import Identity, WorklistItem  # noqa: E402
+from identities.matching import pairs  # noqa: E402
+from identities.portal import dashboard
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -143,7 +145,7 @@ def main() -> None:
     user = bench_user()
     if args.refresh:
         started = time.perf_counter()
-        outcome = worklists.worklists_refresh(actor=user)
+        outcome = pairs.worklists_refresh(actor=user)
         print(f"\nActualisation complète des files : {time.perf_counter() - started:.1f} s "
               f"({outcome.opened} ouverts, {outcome.closed} clos, {outcome.pairs} paires).")
     print(f"Éléments de files ouverts : {WorklistItem.objects.filter(state='OPEN').count()}")

@@ -29,8 +29,9 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
-from identities import roles, worklists  # noqa: E402
-from identities.models import Identity, Status, WorklistItem  # noqa: E402
+from identities.core import roles  # noqa: E402
+from identities.core.models import Identity, Status, WorklistItem  # noqa: E402
+from identities.matching import pairs  # noqa: E402
 from tests.browser.chromium import chromium_driver  # noqa: E402
 
 PASSWORD = "demo-password-not-for-production"
@@ -58,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     civ = demo_account("demo.civ", roles.CIV_MEMBER)
     demo_account("demo.direction", roles.MANAGER)
-    worklists.worklists_refresh(actor=civ)
+    pairs.worklists_refresh(actor=civ)
     name, given = a_common_name()
     OUT.mkdir(parents=True, exist_ok=True)
 

@@ -24,9 +24,9 @@ from zeep.settings import Settings
 
 from insi import protocol, verification
 from insi.envelope import soap_headers
+from insi.errors import InsiConfigurationError
 from insi.exchanges import exchange_create
 from insi.parsing import parse_search_body, read_response
-from insi.errors import InsiConfigurationError
 from insi.tls import ClientCertificate, SSLContextAdapter, certificate_common_name, client_ssl_context
 from insi.transport import CapturingTransport, load_document
 from insi.types import (

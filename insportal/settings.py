@@ -19,7 +19,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "identities.admin_site.PortalAdminConfig",  # django.contrib.admin with the portal's site
+    "identities.portal.site.PortalAdminConfig",  # django.contrib.admin with the portal's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -53,9 +53,11 @@ WSGI_APPLICATION = "insportal.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # The site-wide frame (templates/), then each capability's own templates.
+        "DIRS": [BASE_DIR / "templates", *(BASE_DIR / "identities" / name / "templates" for name in ("portal", "workflows", "documents"))],
         "APP_DIRS": True,
         "OPTIONS": {
+            "libraries": {"insi_workflows": "identities.workflows.templatetags"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -198,7 +200,7 @@ MLLP_LISTEN_HOST = env_str("MLLP_LISTEN_HOST", "127.0.0.1")
 MLLP_LISTEN_PORT = env_int("MLLP_LISTEN_PORT", 2575)
 # Dotted path of the INSi check of an INS received from another domain (identities/reception.py);
 # empty: such an INS waits on its received message, never integrated unverified.
-INS_RECEPTION_VERIFIER = env_str("INS_RECEPTION_VERIFIER", "identities.workflows.reception.verify_received_ins")
+INS_RECEPTION_VERIFIER = env_str("INS_RECEPTION_VERIFIER", "identities.workflows.ins_integration.verify_received_ins")
 FHIR_PAGE_SIZE = env_int("FHIR_PAGE_SIZE", 20)
 FHIR_MAX_PAGE_SIZE = env_int("FHIR_MAX_PAGE_SIZE", 100)
 

@@ -5,10 +5,10 @@ from django.urls import include, path
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
-    path("documents/", include("identities.document_views")),
+    path("documents/", include("identities.documents.views")),
 ]
 if getattr(settings, "INSI_SIMULATOR_ENABLED", False):
     urlpatterns.append(path("insi-simulator/", include("insi.simulator.urls")))
-urlpatterns.append(path("fhir/", include("identities.fhir_api")))
-urlpatterns.append(path("cda/", include("identities.cda_api")))
+urlpatterns.append(path("fhir/", include("identities.interop.fhir_api")))
+urlpatterns.append(path("cda/", include("identities.interop.cda_api")))
 urlpatterns.append(path("", admin.site.urls))

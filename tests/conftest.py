@@ -4,7 +4,7 @@ import uuid
 import pytest
 from django.contrib.auth.models import Group
 
-from identities import roles
+from identities.core import roles
 
 
 @pytest.fixture(autouse=True)

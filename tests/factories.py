@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from identities import services
-from identities.models import Birthplace, DocumentType, Identity, Status
+from identities.core import services
+from identities.core.models import Birthplace, DocumentType, Identity, Status
 
 TEST_BIRTHPLACES = {
     "63220": ("Mazoires", Birthplace.Kind.COMMUNE, True),
@@ -47,7 +47,7 @@ def _everyone() -> list[int]:
 
 def insi_result(identity_or_traits, *, matricule="2800563220123", key=None, oid=INSI_TEST_NIR_OID, history=()):
     """What INSi would return for these traits (code 00)."""
-    from identities.matricule import compute_key
+    from identities.core.matricule import compute_key
 
     source = identity_or_traits
     get = source.get if isinstance(source, dict) else lambda name: getattr(source, name)

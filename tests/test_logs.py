@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from identities.tasks import verify_identity
+from identities.workflows.tasks import verify_identity
 from insportal.logs import WITHHELD
 from tests.processes import stop, worker_process
 

@@ -1,1 +1,1 @@
-"""Interoperability formats (datamatrix, HL7 v2, FHIR, CDA): pure serializers and parsers behind the diffusion gate."""
+"""Interoperability: HL7 v2 PAM-FR, FHIR FR Core, CDA and MLLP (pure builders and parsers), the outbox, identities received from other domains, the FHIR and CDA APIs and their client applications."""

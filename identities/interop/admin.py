@@ -1,6 +1,6 @@
 """Admin screens of the interoperability records: HL7 receivers (pause, resume, replay), outbound messages and dead letters, received messages, FHIR client applications.
 
-Display and actions only: every change goes through identities.outbox or interop.clients.
+Display and actions only: every change goes through identities.interop.outbox or interop.clients.
 Imported at the end of identities/admin.py, whose shared helpers it reuses.
 """
 from __future__ import annotations
@@ -15,13 +15,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from identities import outbox
-from identities.admin import identity_link
-from identities.admin_base import ReadOnlyAdmin
-from identities.diffusion import shareable_ins
-from identities.errors import ServiceError
-from identities.interop import clients
-from identities.models import ClientApplication, InboundMessage, OutboxMessage, Receiver
+from identities.core.diffusion import shareable_ins
+from identities.core.errors import ServiceError
+from identities.core.screens import ReadOnlyAdmin, identity_link
+from identities.interop import clients, outbox
+from identities.interop.models import ClientApplication, InboundMessage, OutboxMessage, Receiver
 
 # Anything shaped like a matricule INS (13 characters, Corsica's 2A/2B included, and the key).
 _MATRICULE = re.compile(r"(?<![0-9A-Z])[12378]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}(?![0-9])")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from identities.diffusion import SharedIns
+from identities.core.diffusion import SharedIns
 from identities.interop.common import LocalAuthority, compact_date
 
 NS = "urn:hl7-org:v3"

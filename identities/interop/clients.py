@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from identities import selectors
-from identities.errors import NotAllowed, RuleViolation
-from identities.models import ClientApplication
+from identities.core.errors import NotAllowed, RuleViolation
+from identities.interop import selectors
+from identities.interop.models import ClientApplication
 
 SCOPES = tuple(ClientApplication.Scope.values)
 

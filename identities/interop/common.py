@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from identities import traits
+from identities.core import traits
 
 # The four statuses and the attributes, in the portal's (and RNIV's) vocabulary.
 PROV, RECUP, VALI, QUAL = "PROV", "RECUP", "VALI", "QUAL"

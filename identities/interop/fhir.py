@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, tzinfo
 
-from identities import matricule, traits
-from identities.diffusion import SharedIns
+from identities.core import matricule, traits
+from identities.core.diffusion import SharedIns
 from identities.interop.common import (
     PROV,
     QUAL,

@@ -9,8 +9,8 @@ from hl7apy.core import Message
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
-from identities import matricule, traits
-from identities.diffusion import SharedIns
+from identities.core import matricule, traits
+from identities.core.diffusion import SharedIns
 from identities.interop.common import (
     PROV,
     QUAL,

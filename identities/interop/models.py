@@ -1,7 +1,7 @@
 """Interoperability records: HL7 receivers, the outbox of identity messages, received messages, FHIR client applications.
 
 Loaded with the ``identities`` app (imported at the end of identities/models.py); foreign
-keys name their targets as strings so this module never imports identities.models.
+keys name their targets as strings so this module never imports identities.core.models.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from identities import roles
+from identities.core import roles
 from identities.interop.common import Trigger
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # The engine's only door to the trait rules; issue 11 moves it to identities.core.traits.
-from identities.traits import BORN_ABROAD_PREFIX, search_key
+from identities.core.traits import BORN_ABROAD_PREFIX, search_key
 
 from identities.matching.phonetic import phonetic
 

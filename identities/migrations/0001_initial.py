@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django_fsm
-import identities.models
+import identities.core.models
 import simple_history.models
 import uuid
 from django.conf import settings
@@ -313,11 +313,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='identity',
-            index=identities.models.TrigramIndex(fields=['birth_name_key'], name='identity_birth_name_trgm', opclasses=['gin_trgm_ops']),
+            index=identities.core.models.TrigramIndex(fields=['birth_name_key'], name='identity_birth_name_trgm', opclasses=['gin_trgm_ops']),
         ),
         migrations.AddIndex(
             model_name='identity',
-            index=identities.models.TrigramIndex(fields=['used_name_key'], name='identity_used_name_trgm', opclasses=['gin_trgm_ops']),
+            index=identities.core.models.TrigramIndex(fields=['used_name_key'], name='identity_used_name_trgm', opclasses=['gin_trgm_ops']),
         ),
         migrations.AddConstraint(
             model_name='identity',

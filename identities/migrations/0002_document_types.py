@@ -1,7 +1,7 @@
 """Seed the identity-document types of the national framework (the facility may edit them)."""
 from django.db import migrations
 
-from identities.defaults import seed_document_types
+from identities.core.defaults import seed_document_types
 
 
 def seed(apps, schema_editor):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-from identities.defaults import seed_label_settings as _seed
+from identities.documents.defaults import seed_label_settings as _seed
 
 
 def seed_label_settings(apps, schema_editor):

@@ -16,20 +16,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_celery_beat.models import PeriodicTask
 
-from identities import roles
-from identities.errors import NotAllowed, RuleViolation, ServiceError
-from identities.models import Identity, Status, WorklistItem
-from identities.errors import require_permission
+from identities.core import roles
+from identities.core.errors import NotAllowed, RuleViolation, ServiceError, require_permission
+from identities.core.models import Identity, Status, WorklistItem
+from identities.core.worklists import worklist_items_visible_to
 from identities.workflows import insi_adapter as insi
 from identities.workflows import pacing
 from identities.workflows.models import InsiRecovery, InsiRun, InsiRunItem, VerificationCampaign
+from identities.workflows.queue import start_run_slices
 from identities.workflows.recovery import recovery_refusal, recovery_search
 from identities.workflows.verification import NIA_OIDS, Trigger, Verdict, mail_ko_alert, verification_verify
 
 logger = logging.getLogger(__name__)
 
 Outcome = InsiRunItem.Outcome
-RUN_TASK = "identities.tasks.campaign_run_scheduled"
+RUN_TASK = "identities.tasks.campaign_run_scheduled"  # the name beat's schedules refer to
 _MANAGE = "identities.change_verificationcampaign"
 
 
@@ -178,8 +179,6 @@ def recovery_batch_start(*, actor, identity_ids: list[int]) -> InsiRun:
 
 def worklist_identity_ids(kind: str, user) -> list[int]:
     """The identities of a worklist's open items the user may see (the source of a recovery batch)."""
-    from identities.worklists import worklist_items_visible_to
-
     return list(
         worklist_items_visible_to(user).filter(kind=kind, state=WorklistItem.State.OPEN, other__isnull=True)
         .order_by("opened_at", "pk").values_list("identity_id", flat=True)
@@ -228,9 +227,7 @@ def run_cancel(*, actor, run_id: int) -> InsiRun:
 
 
 def _start_slices_on_commit(run: InsiRun) -> None:
-    from identities import tasks
-
-    transaction.on_commit(partial(tasks.start_run_slices, run.pk, max(1, settings.INSI_RUN_PARALLELISM)))
+    transaction.on_commit(partial(start_run_slices, run.pk, max(1, settings.INSI_RUN_PARALLELISM)))
 
 
 def runs_to_resume() -> list[int]:

@@ -10,12 +10,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from identities import services, traits
-from identities.errors import RuleViolation, ServiceError
-from identities.models import Identity
-from identities.errors import require_permission
+from identities.core import services, traits
+from identities.core.errors import RuleViolation, ServiceError, require_permission
+from identities.core.models import Identity
 from identities.workflows import insi_adapter as insi
-from identities.workflows.reception import Reception, reception_verify_ins, received_ins
+from identities.workflows.ins_integration import Reception, received_ins, reception_verify_ins
 
 logger = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from identities.core.services import InsiIdentity, InsiMatricule
 from insi.client import get_client
 from insi.exchanges import exchange_bodies_purge
 from insi.strategy import StrategyReport, search_recommended
@@ -21,8 +22,6 @@ from insi.types import (
     VerificationQuery,
     VitaleQuery,
 )
-
-from identities.services import InsiIdentity, InsiMatricule
 
 # The outcome types are re-exported: the workflows know INSi only through this module.
 __all__ = [

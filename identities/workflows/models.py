@@ -1,17 +1,13 @@
 """Records of the INSi workflows: recovery attempts, verification campaigns, their runs and per-identity items."""
 from __future__ import annotations
 
-from functools import partial
-
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from identities import roles
+from identities.core import roles
 
 
 class InsiRecovery(models.Model):
@@ -237,20 +233,3 @@ roles.register_role_permissions(roles.FRONT_DESK, "identities", _RECOVERIES)
 for _role in (roles.CIV_MEMBER, roles.CIV_REFERENT):
     roles.register_role_permissions(_role, "identities", [*_RECOVERIES, *_CAMPAIGNS, "import_identities_csv"])
 roles.register_role_permissions(roles.MANAGER, "identities", ["view_verificationcampaign", "view_insirun"])
-
-
-# Events after which an identity holding a NIA is verified again (a NIR may have replaced it).
-_NIA_CHANGES = {"TRAITS", "DOC_CHECK", "DOC_WITHDRAW", "ATTRIBUTE"}
-
-
-@receiver(post_save, sender="identities.IdentityEvent", dispatch_uid="insi_verify_nia_on_change")
-def _verify_nia_on_change(sender, instance, created, **kwargs):
-    """Every service writes an event: the one place that sees any change of a NIA identity."""
-    if not created or instance.kind not in _NIA_CHANGES:
-        return
-    from identities import tasks
-    from identities.models import Identity
-    from identities.workflows.verification import NIA_OIDS
-
-    if Identity.objects.filter(pk=instance.identity_id, ins_oid__in=NIA_OIDS, doubtful=False, fictitious=False).exists():
-        transaction.on_commit(partial(tasks.enqueue_verification, instance.identity_id, "nia_change"))

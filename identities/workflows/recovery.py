@@ -9,11 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from identities import selectors, services, traits
-from identities.errors import ConflictError, NotAllowed, RuleViolation, ServiceError
-from identities.models import Channel, Identity, IdentityEvent, Status
-from identities.errors import require_permission
-from identities.services import audit_event, lock_identity
+from identities.core import selectors, services, traits
+from identities.core.errors import ConflictError, NotAllowed, RuleViolation, ServiceError, require_permission
+from identities.core.models import Channel, Identity, IdentityEvent, Status
+from identities.core.services import audit_event, lock_identity
 from identities.workflows import insi_adapter as insi
 from identities.workflows.models import InsiRecovery
 from identities.workflows.similarity import FORMULA, comparison, decision_text, similarity

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz
 
-from identities import traits
+from identities.core import traits
 
 # Weights of each trait in the rate; a birthplace unknown locally weighs nothing (it cannot disagree).
 WEIGHTS = {"birth_name": 3, "birth_given_names": 2, "birth_date": 2, "sex": 2, "birthplace_code": 1}

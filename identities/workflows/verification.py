@@ -15,12 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from identities import matricule, selectors, worklists
-from identities.errors import RuleViolation
-from identities.models import Channel, Identity, IdentityEvent, InsMatricule, WorklistItem
-from identities.errors import require_permission
-from identities.services import InsiIdentity, audit_event, lock_identity, save_identity
+from identities.core import matricule, selectors, worklists
+from identities.core.errors import RuleViolation, require_permission
+from identities.core.models import Channel, Identity, IdentityEvent, InsMatricule, WorklistItem
+from identities.core.services import InsiIdentity, audit_event, lock_identity, save_identity
 from identities.workflows import insi_adapter as insi
+from identities.workflows.queue import enqueue_verification
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,5 @@ def verification_before_admission(*, actor, identity_id: int, admission_at: date
         raise RuleViolation(_("identité %(id)s introuvable") % {"id": identity_id})
     now = timezone.now()
     due = max(now, admission_at - timedelta(hours=settings.INSI_PRE_ADMISSION_LEAD_HOURS))
-    from identities import tasks
-
-    transaction.on_commit(partial(tasks.enqueue_verification, identity_id, Trigger.PRE_ADMISSION, eta=due))
+    transaction.on_commit(partial(enqueue_verification, identity_id, Trigger.PRE_ADMISSION, eta=due))
     return due

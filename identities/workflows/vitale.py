@@ -9,8 +9,8 @@ from typing import Protocol
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from identities import matricule, traits
-from identities.errors import RuleViolation
+from identities.core import matricule, traits
+from identities.core.errors import RuleViolation
 
 # A lunar date: the card may hold 00 for an unknown day or month, never a calendar check.
 _LUNAR_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from identities.models import Status
+from identities.core.models import Status
 from tests import factories
 from tests.browser import chromium
 

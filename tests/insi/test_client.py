@@ -7,8 +7,8 @@ from lxml import etree
 
 from insi import protocol
 from insi.client import InsiClient, InsiConfig, get_client
-from insi.models import Exchange
 from insi.errors import InsiConfigurationError
+from insi.models import Exchange
 from insi.types import (
     CallContext,
     FailureKind,

@@ -9,9 +9,9 @@ from lxml import etree
 
 from insi import protocol
 from insi.client import get_client
+from insi.errors import InsiConfigurationError
 from insi.models import Exchange
 from insi.simulator.catalog import TEST_IDENTITIES
-from insi.errors import InsiConfigurationError
 from insi.transport import DEFAULT_WSDL, WSDL_DIR, LocalSchemaTransport, load_document
 from insi.types import Found, TraitsQuery, VerificationQuery, VitaleQuery
 

@@ -15,7 +15,7 @@ from insi.client import get_client
 from insi.exchanges import exchange_bodies_purge
 from insi.models import Exchange
 from insi.types import CallContext, TraitsQuery
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 
 pytestmark = pytest.mark.django_db
 

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from insi.client import get_client
+from insi.errors import InsiConfigurationError
 from insi.models import Exchange
 from insi.simulator import views
 from insi.simulator.server import serve
-from insi.errors import InsiConfigurationError
 from insi.types import CallContext, FailureKind, Found, TraitsQuery, TransportFailure
 
 pytestmark = pytest.mark.django_db

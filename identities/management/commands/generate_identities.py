@@ -22,8 +22,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg import sql
 
-from identities import matricule, reference_data, roles, synthetic
-from identities.models import Birthplace, DocumentCheck, DocumentType, Identity, InsMatricule, SyntheticLabel
+from identities.core import matricule, reference_data, roles
+from identities.core.models import Birthplace, DocumentCheck, DocumentType, Identity, InsMatricule
+from identities.matching import synthetic
+from identities.matching.models import SyntheticLabel
 
 # Below this size, dropping and rebuilding the secondary indexes costs more than it saves.
 DEFER_INDEXES_FROM = 100_000

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from identities.errors import ServiceError
+from identities.core.errors import ServiceError
 from identities.workflows.csv_import import identities_import_csv
 
 

@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from identities import roles
-from identities.models import Status
+from identities.core import roles
+from identities.core.models import Status
 from identities.workflows.campaigns import campaign_save
 from identities.workflows.models import VerificationCampaign
 

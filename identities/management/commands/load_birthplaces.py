@@ -7,8 +7,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from identities import reference_data
-from identities.models import Birthplace
+from identities.core import reference_data
+from identities.core.models import Birthplace
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connections
 
-from identities import reception
+from identities.interop import reception
 from identities.interop.mllp import MllpServer
 
 

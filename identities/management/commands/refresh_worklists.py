@@ -6,7 +6,8 @@ import time
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from identities import roles, worklists
+from identities.core import roles
+from identities.matching import pairs
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_pairs: bool, **options):
         started = time.monotonic()
-        outcome = worklists.worklists_refresh(actor=roles.system_user(), detect_pairs=not no_pairs)
+        outcome = pairs.worklists_refresh(actor=roles.system_user(), detect_pairs=not no_pairs)
         self.stdout.write(self.style.SUCCESS(_(
             "Files mises à jour en %(seconds).1f s : %(opened)d élément(s) ouvert(s), %(closed)d clos, %(pairs)d paire(s) détectée(s)."
         ) % {"seconds": time.monotonic() - started, "opened": outcome.opened, "closed": outcome.closed, "pairs": outcome.pairs}))

@@ -13,9 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from identities import matricule, reference_data, roles, selectors, services, synthetic, traits, worklists
-from identities.errors import ServiceError
-from identities.models import Attribute, DocumentType, Identity, WorklistItem
+from identities.core import matricule, reference_data, roles, selectors, services, traits, worklists
+from identities.core.errors import ServiceError
+from identities.core.models import Attribute, DocumentType, Identity, WorklistItem
+from identities.matching import pairs, synthetic
 
 
 @dataclass(frozen=True)
@@ -257,10 +258,10 @@ class Command(BaseCommand):
         """As the CIV would: pair detection fills the worklists, then it confirms the demo homonym pairs."""
         if not identity_ids:
             return
-        worklists.worklist_detect_pairs(actor=civ)
-        pairs = WorklistItem.objects.filter(kind=WorklistItem.Kind.HOMONYM, state=WorklistItem.State.OPEN,
-                                            identity_id__in=identity_ids, other_id__in=identity_ids)
-        for item in pairs:
+        pairs.worklist_detect_pairs(actor=civ)
+        homonyms = WorklistItem.objects.filter(kind=WorklistItem.Kind.HOMONYM, state=WorklistItem.State.OPEN,
+                                               identity_id__in=identity_ids, other_id__in=identity_ids)
+        for item in homonyms:
             worklists.worklist_decide(actor=civ, item_id=item.pk, decision=WorklistItem.Decision.CONFIRMED,
                                       note="Démonstration : deux personnes distinctes, lieux de naissance différents")
 

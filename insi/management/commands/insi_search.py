@@ -30,7 +30,7 @@ class Command(BaseCommand):
             except get_user_model().DoesNotExist:
                 raise CommandError(f"utilisateur inconnu : {user}") from None
         context = CallContext(mode=Mode(mode), user=user_obj, task_label="" if user_obj else "commande insi_search")
-        # Upper case only: the other character rules belong to the caller (identities.traits).
+        # Upper case only: the other character rules belong to the caller (identities.core.traits).
         report = search_recommended(
             birth_name=nom.strip().upper(),
             given_names=prenoms.upper().split(),

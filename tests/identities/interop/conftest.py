@@ -8,11 +8,12 @@ import threading
 import hl7
 import pytest
 
-from identities import services
+from identities.core import services
+from identities.core.models import Attribute
 from identities.interop import clients
 from identities.interop.common import LocalAuthority
 from identities.interop.mllp import MllpServer
-from identities.models import Attribute, ClientApplication, Receiver
+from identities.interop.models import ClientApplication, Receiver
 from tests import factories
 
 # Every status, with and without an attribute; DOUT is set on a qualified identity (its INS

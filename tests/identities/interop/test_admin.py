@@ -5,11 +5,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from identities import outbox, services
-from identities.interop import clients
-from identities.models import Attribute, ClientApplication, OutboxMessage, Receiver
+from identities.core import services
+from identities.core.models import Attribute
+from identities.interop import clients, outbox
+from identities.interop.models import ClientApplication, OutboxMessage, Receiver
 from tests import factories
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 import pytest
 from lxml import etree
 
-from identities.diffusion import shareable_ins
+from identities.core.diffusion import shareable_ins
 from identities.interop import cda
 from tests.identities.interop.conftest import CASES
 

@@ -9,9 +9,10 @@ from celery.signals import task_postrun
 from django.db import connections
 
 # Imported before any test app exists: shared tasks register with every app finalized after.
-import identities.tasks  # noqa: F401
-from identities import outbox, services
-from identities.models import OutboxMessage
+import identities.workflows.tasks  # noqa: F401
+from identities.core import services
+from identities.interop import outbox
+from identities.interop.models import OutboxMessage
 from tests import factories
 from tests.identities.interop.conftest import LoopbackSystem, free_port
 

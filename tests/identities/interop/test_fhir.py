@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fhir.resources.R4B.patient import Patient
 
-from identities.diffusion import shareable_ins
+from identities.core.diffusion import shareable_ins
 from identities.interop import fhir
 from identities.interop.common import Evidence, MessageError
 from tests.identities.interop.conftest import CASES

@@ -7,7 +7,8 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
-from identities.models import ClientApplication, Identity, InboundMessage
+from identities.core.models import Identity
+from identities.interop.models import ClientApplication, InboundMessage
 
 INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.10"
 

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 import hl7
 import pytest
 
-from identities.diffusion import shareable_ins
+from identities.core.diffusion import shareable_ins
 from identities.interop import hl7v2
 from identities.interop.common import Evidence, MessageError, Trigger
 from tests.identities.interop.conftest import CASES

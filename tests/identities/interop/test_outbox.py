@@ -4,9 +4,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from identities import outbox, services
-from identities.errors import NotAllowed
-from identities.models import Attribute, OutboxMessage, Receiver
+from identities.core import services
+from identities.core.errors import NotAllowed
+from identities.core.models import Attribute
+from identities.interop import outbox
+from identities.interop.models import OutboxMessage, Receiver
 from tests import factories
 from tests.identities.interop.conftest import LoopbackSystem, free_port
 

@@ -6,10 +6,11 @@ import signal
 import hl7
 import pytest
 
-from identities import reception
+from identities.core.models import Identity, InsMatricule, Status, WorklistItem
+from identities.interop import reception
 from identities.interop.mllp import MllpClient
-from identities.models import Identity, InboundMessage, InsMatricule, OutboxMessage, Status, WorklistItem
-from identities.workflows.reception import ReceivedVerdict
+from identities.interop.models import InboundMessage, OutboxMessage
+from identities.workflows.ins_integration import ReceivedVerdict
 from tests import factories, processes
 from tests.identities.interop.conftest import free_port
 from tests.identities.workflows.conftest import insi, switchboard  # noqa: F401  (the INSi simulator fixtures)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from identities.models import Birthplace
+from identities.core.models import Birthplace
 from insi.simulator.catalog import _PLACES as _SIMULATOR_PLACES
 from insi.transport import DEFAULT_WSDL
 from tests.identities.workflows.switchboard import Switchboard, serve

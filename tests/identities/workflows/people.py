@@ -1,9 +1,9 @@
 """People of the INSi test book (insi.md) as the desk records them, and identities already fed by INSi."""
 from __future__ import annotations
 
-from identities import services
-from identities.matricule import NIA_OID
-from identities.models import Identity
+from identities.core import services
+from identities.core.matricule import NIA_OID
+from identities.core.models import Identity
 from tests import factories
 
 NIR_TEST = factories.INSI_TEST_NIR_OID

@@ -5,10 +5,10 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from identities import tasks, worklists
-from identities.errors import NotAllowed, RuleViolation
-from identities.models import Identity, Status, WorklistItem
-from identities.workflows import campaigns, pacing
+from identities.core import worklists
+from identities.core.errors import NotAllowed, RuleViolation
+from identities.core.models import Identity, Status, WorklistItem
+from identities.workflows import campaigns, pacing, queue
 from identities.workflows.models import InsiRun, InsiRunItem, VerificationCampaign
 from insi.models import Exchange
 from insi.simulator.catalog import generated_identity
@@ -124,7 +124,7 @@ def test_starting_a_run_queues_its_slices_on_commit(insi, front_desk, civ_member
     with django_capture_on_commit_callbacks() as callbacks:
         run = campaigns.campaign_start_run(actor=civ_member, campaign_id=configured.pk)
 
-    [queued] = [c for c in callbacks if getattr(c, "func", None) is tasks.start_run_slices]
+    [queued] = [c for c in callbacks if getattr(c, "func", None) is queue.start_run_slices]
     assert queued.args == (run.pk, 3)
 
 
@@ -206,7 +206,7 @@ def test_a_technical_failure_waits_its_backoff_before_the_next_attempt(insi, fro
 
 
 def test_an_identity_no_longer_concerned_is_skipped_without_a_call(insi, front_desk, civ_member):
-    from identities.services import identity_set_attribute
+    from identities.core.services import identity_set_attribute
 
     identity = generated(front_desk, 10)
     run = campaigns.campaign_start_run(actor=civ_member, campaign_id=campaign(civ_member).pk)
@@ -241,8 +241,9 @@ def test_a_recovery_batch_records_each_identity_with_its_outcome(insi, front_des
 
 
 def test_a_recovery_batch_is_controlled_by_its_author_or_the_civ(insi, front_desk, civ_member, django_user_model):
-    from identities import roles
     from django.contrib.auth.models import Group
+
+    from identities.core import roles
 
     other = django_user_model.objects.create_user(username="autre.accueil")
     other.groups.add(Group.objects.get(name=roles.FRONT_DESK))

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from identities.models import Identity, IdentityEvent, Status, WorklistItem
+from identities.core.models import Identity, IdentityEvent, Status, WorklistItem
 from identities.workflows import campaigns, recovery
 from identities.workflows.models import InsiRecovery, InsiRun, InsiRunItem, VerificationCampaign
 from identities.workflows.verification import verification_before_admission

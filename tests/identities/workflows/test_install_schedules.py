@@ -3,7 +3,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from identities.models import Status
+from identities.core.models import Status
 from identities.workflows.models import VerificationCampaign
 
 pytestmark = pytest.mark.django_db

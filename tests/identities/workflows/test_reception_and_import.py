@@ -2,10 +2,10 @@
 import pytest
 from django.core.management import call_command
 
-from identities.errors import RuleViolation
-from identities.models import Identity, InsMatricule, Status, WorklistItem
+from identities.core.errors import RuleViolation
+from identities.core.models import Identity, InsMatricule, Status, WorklistItem
 from identities.workflows import csv_import
-from identities.workflows.reception import Reception, reception_verify_ins, verify_received_ins
+from identities.workflows.ins_integration import Reception, reception_verify_ins, verify_received_ins
 from insi.models import Exchange
 from tests.identities.workflows import people
 
@@ -136,7 +136,7 @@ def test_a_file_not_in_utf8_is_refused_with_the_way_out(civ_member):
 
 
 def test_a_front_desk_agent_may_not_import(front_desk):
-    from identities.errors import NotAllowed
+    from identities.core.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
         csv_import.identities_import_csv(actor=front_desk, content=HEADER.encode())

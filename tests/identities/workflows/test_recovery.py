@@ -1,9 +1,9 @@
 """Recovery of the INS through the simulator: comparison, acceptance, refusal, automatic feeding, rule 5, 01/02 guidance, carte Vitale."""
 import pytest
 
-from identities.errors import ConflictError, NotAllowed, RuleViolation
-from identities.models import IdentityEvent, InsMatricule, Status
-from identities.services import identity_set_attribute, identity_update_traits
+from identities.core.errors import ConflictError, NotAllowed, RuleViolation
+from identities.core.models import IdentityEvent, InsMatricule, Status
+from identities.core.services import identity_set_attribute, identity_update_traits
 from identities.workflows import recovery as rec
 from identities.workflows.models import InsiRecovery
 from identities.workflows.vitale import TypedCardReader

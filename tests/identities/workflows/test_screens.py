@@ -5,10 +5,10 @@ import pytest
 from django.urls import reverse
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from identities import worklists
-from identities.models import Status, WorklistItem
+from identities.core import worklists
+from identities.core.models import Status, WorklistItem
 from identities.workflows.models import InsiRecovery, InsiRun, VerificationCampaign
-from tests.identities.portal import logged_in
+from tests.identities.portal.client import logged_in
 from tests.identities.workflows import people
 
 pytestmark = pytest.mark.django_db

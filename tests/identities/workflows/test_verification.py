@@ -5,10 +5,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from identities import tasks
-from identities.errors import NotAllowed
-from identities.models import IdentityEvent, InsMatricule, Status, WorklistItem
-from identities.services import identity_set_attribute
+from identities.core.errors import NotAllowed
+from identities.core.models import IdentityEvent, InsMatricule, Status, WorklistItem
+from identities.core.services import identity_set_attribute
+from identities.workflows import queue, tasks
 from identities.workflows.verification import Verdict, verification_before_admission, verification_verify
 from insi.models import Exchange
 from tests import factories
@@ -152,7 +152,7 @@ def test_a_pre_admission_queues_the_verification_ahead_of_the_admission(insi, fr
 
     assert due == admission - timedelta(hours=48)
     [callback] = queued
-    assert callback.func is tasks.enqueue_verification
+    assert callback.func is queue.enqueue_verification
     assert callback.args == (identity.pk, "pre_admission") and callback.keywords == {"eta": due}
 
 
@@ -172,7 +172,7 @@ def test_a_change_to_a_nia_identity_queues_its_verification(insi, front_desk, dj
     with django_capture_on_commit_callbacks() as queued:
         factories.check_passport(front_desk, identity)
 
-    verifications = [c for c in queued if getattr(c, "func", None) is tasks.enqueue_verification]
+    verifications = [c for c in queued if getattr(c, "func", None) is queue.enqueue_verification]
     assert verifications and {c.args for c in verifications} == {(identity.pk, "nia_change")}
 
 
@@ -182,7 +182,7 @@ def test_a_change_to_a_nir_identity_queues_nothing(insi, front_desk, django_capt
     with django_capture_on_commit_callbacks() as queued:
         factories.check_passport(front_desk, identity)
 
-    assert not [c for c in queued if getattr(c, "func", None) is tasks.enqueue_verification]
+    assert not [c for c in queued if getattr(c, "func", None) is queue.enqueue_verification]
 
 
 def test_the_automatic_task_skips_an_identity_verified_since_it_was_asked(insi, front_desk):

@@ -1,0 +1,1 @@
+"""The core of the referential: identities, INS register, evidence, links, events; the rules (traits, matricule, status machine, diffusion gate), every write (services) and read (selectors), roles and errors. It imports no capability."""

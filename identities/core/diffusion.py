@@ -1,0 +1,50 @@
+"""The diffusion gate: the one place that decides whether an INS may leave the system.
+
+Every output (screens, exports, documents, labels, datamatrix, HL7, FHIR, CDA, API) asks
+``shareable_ins`` and prints a matricule only from what it returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from identities.core import matricule
+
+QUALIFIED = "QUAL"
+
+
+@dataclass(frozen=True)
+class SharedIns:
+    """An INS cleared for diffusion: the matricule never travels without the five traits."""
+
+    matricule: str
+    oid: str
+    nature: str
+    hl7_authority: str
+    label: str  # "INS-NIR", "INS-NIA"...
+    birth_name: str
+    birth_given_names: str
+    sex: str
+    birth_date: str
+    birthplace_code: str
+
+
+def shareable_ins(identity) -> SharedIns | None:
+    """The INS of a qualified identity with its five traits, or None when it must not leave."""
+    if identity.status != QUALIFIED or identity.doubtful or identity.fictitious or not identity.is_active:
+        return None
+    five = (identity.birth_name, identity.birth_given_names, identity.sex, identity.birth_date, identity.birthplace_code)
+    if not (identity.ins_matricule and identity.ins_oid and all(five)):
+        return None
+    info = matricule.oid_info(identity.ins_oid)
+    return SharedIns(
+        matricule=identity.ins_matricule,
+        oid=identity.ins_oid,
+        nature=info.nature.value,
+        hl7_authority=info.hl7_authority,
+        label=info.label,
+        birth_name=identity.birth_name,
+        birth_given_names=identity.birth_given_names,
+        sex=identity.sex,
+        birth_date=identity.birth_date,
+        birthplace_code=identity.birthplace_code,
+    )

@@ -1,0 +1,111 @@
+"""Every read of identities used by the admin, the API and the tasks (anteriority search lives here)."""
+from __future__ import annotations
+
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Greatest
+
+from identities.core import traits
+from identities.core.models import Birthplace, DocumentCheck, Identity, InsMatricule
+
+
+def active_identities() -> QuerySet[Identity]:
+    return Identity.objects.filter(is_active=True)
+
+
+def birth_date_filter(birth_date: str) -> Q:
+    """An exact date, or a partial one (``00`` day/month, or just a year) matching what is known."""
+    text = birth_date.strip()
+    if len(text) == 4 and text.isdigit():
+        return Q(birth_date__startswith=f"{text}-")
+    parsed = traits.parse_birth_date(text)
+    if not parsed.is_partial:
+        return Q(birth_date=parsed.iso())
+    prefix = f"{parsed.year:04d}-" + (f"{parsed.month:02d}-" if parsed.month else "")
+    return Q(birth_date__startswith=prefix)
+
+
+def anteriority_search(*, name: str = "", given_name: str = "", birth_date: str = "", limit: int = 50) -> list[Identity]:
+    """Candidates for a person about to be created or looked up at the desk.
+
+    A name term matches the birth name or the used name; hyphen, apostrophe and space are
+    alike; accents and case are folded; on PostgreSQL one typo is tolerated (trigrams).
+    The birth date accepts ``JJ/MM/AAAA``, ``AAAA-MM-JJ`` with ``00`` or a year alone.
+    Raises TraitError for an unreadable date.
+    """
+    return list(anteriority_queryset(name=name, given_name=given_name, birth_date=birth_date)[:limit])
+
+
+def anteriority_queryset(
+    *, name: str = "", given_name: str = "", birth_date: str = "", within: QuerySet[Identity] | None = None
+) -> QuerySet[Identity]:
+    """The anteriority search as a ranked queryset, for screens that paginate (the admin list,
+    whose filters come in as ``within``)."""
+    name_key, given_key = traits.search_key(name), traits.search_key(given_name)
+    query = Q()
+    if birth_date.strip():
+        query &= birth_date_filter(birth_date)
+    if given_key:
+        query &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
+    if not (name_key or query):
+        return Identity.objects.none()
+    qs = (active_identities() if within is None else within.filter(is_active=True)).filter(query)
+    fuzzy = connection.vendor == "postgresql" and len(name_key) >= 3
+    if name_key:
+        exact = Q(birth_name_key__startswith=name_key) | Q(used_name_key__startswith=name_key)
+        if fuzzy:
+            # %-operator lookups use the trigram GIN indexes; similarity ranks the hits.
+            exact |= Q(birth_name_key__trigram_similar=name_key) | Q(used_name_key__trigram_similar=name_key)
+        qs = qs.filter(exact)
+    if fuzzy and name_key:
+        # pg_trgm's default threshold (0.3) keeps one typo in a name of four letters or more.
+        qs = qs.annotate(
+            score=Greatest(TrigramSimilarity("birth_name_key", name_key), TrigramSimilarity("used_name_key", name_key))
+        ).order_by("-score", "birth_name_key", "given_names_key", "birth_date")
+    else:
+        qs = qs.order_by("birth_name_key", "given_names_key", "birth_date")
+    return qs
+
+
+def identity_holding_matricule(matricule: str, *, exclude_id: int | None = None) -> Identity | None:
+    qs = Identity.objects.filter(ins_matricule=matricule)
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return qs.first()
+
+
+# --- Documents, labels and the desk datamatrix reading ---
+
+def identities_holding_matricule_ever(matricule: str) -> list[Identity]:
+    """Active identities whose current INS, or any INS they held or INSi reported, is this matricule."""
+    held = InsMatricule.objects.filter(matricule=matricule).values("identity_id")
+    return list(active_identities().filter(Q(ins_matricule=matricule) | Q(pk__in=held)).order_by("pk"))
+
+
+def identities_for_printing(identity_ids: list[int]) -> list[Identity]:
+    """Active identities in the order they were selected (missing or merged ones left out)."""
+    found = active_identities().in_bulk(identity_ids)
+    return [found[pk] for pk in dict.fromkeys(identity_ids) if pk in found]
+
+
+def birthplace_names(codes) -> dict[str, str]:
+    return dict(Birthplace.objects.filter(code__in=set(codes) - {""}).values_list("code", "name"))
+
+
+# --- For the channels: what an output states about an identity ---
+
+def identity_for_diffusion(identity_id: int) -> Identity:
+    return Identity.objects.get(pk=identity_id)
+
+
+def validating_checks(identity_ids) -> dict[int, DocumentCheck]:
+    """Per identity, the latest standing document check that validated it (its evidence)."""
+    checks = (
+        DocumentCheck.objects.filter(identity_id__in=identity_ids, validates=True, withdrawn_at__isnull=True)
+        .select_related("document_type").order_by("identity_id", "-checked_at")
+    )
+    found: dict[int, DocumentCheck] = {}
+    for check in checks:
+        found.setdefault(check.identity_id, check)
+    return found

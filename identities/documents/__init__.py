@@ -1,0 +1,1 @@
+"""Identity documents and labels (WeasyPrint PDFs), label formats and profiles, the INS datamatrix and its screens."""

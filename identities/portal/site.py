@@ -1,0 +1,55 @@
+"""The portal's admin site: its titles, its home page and the portal pages kept behind the admin login.
+
+Django loads this module while it reads INSTALLED_APPS (``PortalAdminConfig.default_site``),
+before any model exists: what needs models is imported inside the methods.
+"""
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_header = _("INSportal — identitovigilance")
+    site_title = _("INSportal")
+    index_title = _("Accueil")
+    index_template = "admin/portal_index.html"
+    site_url = None  # the portal is the site: no "view site" link
+    enable_nav_sidebar = False  # room for the lists; the header links lead to the daily screens
+
+    def has_permission(self, request):
+        # Every account with a role uses the portal; the "staff" flag of a bare Django admin is not asked for.
+        user = request.user
+        return user.is_active and (user.is_staff or bool(user.get_all_permissions()))
+
+    def login(self, request, extra_context=None):
+        from identities.portal.forms import PortalAuthenticationForm  # loaded before the models (module docstring)
+
+        self.login_form = PortalAuthenticationForm
+        return super().login(request, extra_context)
+
+    def get_urls(self):
+        # The INSi workflow screens (recovery, batches, runs, CSV import); loaded before the models (module docstring).
+        from identities.workflows import views as workflow_views
+
+        return [
+            path("tableau-de-bord/", self.admin_view(self.dashboard_view), name="dashboard"),
+            *workflow_views.get_urls(self),
+            *super().get_urls(),
+        ]
+
+    def dashboard_view(self, request):
+        from identities.portal import views  # loaded before the models (module docstring)
+
+        return views.dashboard(request, site=self)
+
+    def index(self, request, extra_context=None):
+        from identities.portal import views  # loaded before the models (module docstring)
+
+        return super().index(request, extra_context={**views.home_context(request), **(extra_context or {})})
+
+
+class PortalAdminConfig(AdminConfig):
+    """Replaces ``django.contrib.admin`` in INSTALLED_APPS so that ``admin.site`` is the portal's site."""
+
+    default_site = "identities.portal.site.PortalAdminSite"

@@ -1,0 +1,292 @@
+"""The portal pages behind the admin login: dashboard, home shortcuts, actions on an identity, worklist decisions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import CheckConstraint
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed, has_transition_perm
+
+from identities.core import services, worklists
+from identities.core.errors import ServiceError
+from identities.core.models import Attribute, DocumentCheck, Identity
+from identities.core.screens import apply_service_error
+from identities.portal import dashboard as indicators
+from identities.portal.forms import DocumentCheckForm, ReasonForm, WorklistAssignForm, WorklistDecisionForm
+
+_PERMISSION_NAMES = dict(Identity._meta.permissions)
+_ATTRIBUTE_FIELDS = {Attribute.DOUT: "doubtful", Attribute.FICT: "fictitious", Attribute.HOMA: "homonym"}
+
+
+def _missing(codename: str) -> str:
+    return _("Réservé aux utilisateurs habilités : « %(permission)s ».") % {"permission": _PERMISSION_NAMES[codename]}
+
+
+# --- What can be done on an identity, for this user, now ---
+
+@dataclass(frozen=True)
+class Offer:
+    """A button of the identity page: enabled, or greyed with the reason it is refused."""
+
+    key: str
+    label: str
+    url: str
+    allowed: bool
+    why: str = ""
+    danger: bool = False
+
+
+def _action_url(identity: Identity, *parts: str) -> str:
+    return reverse("admin:identities_identity_action", args=[quote(identity.pk), "/".join(parts)])
+
+
+def _combination_refusal(identity: Identity, attribute: str, value: bool) -> str:
+    """Why the model's attribute constraints would refuse this change, or "" (the status follows by itself)."""
+    candidate = Identity(**{field: getattr(identity, field) for field in _ATTRIBUTE_FIELDS.values()})
+    setattr(candidate, _ATTRIBUTE_FIELDS[attribute], value)
+    for constraint in Identity._meta.constraints:
+        if isinstance(constraint, CheckConstraint):
+            try:
+                # Constraints on the status or the INS are left out: the service moves them with the attribute.
+                constraint.validate(Identity, candidate, exclude={"status", "ins_matricule", "ins_oid"})
+            except ValidationError as error:
+                return " ".join(error.messages)
+    return ""
+
+
+def offered_actions(identity: Identity, user) -> list[Offer]:
+    """The decisions offered on the identity page; the services still check every one of them."""
+    offers = [
+        Offer(
+            "document", _("Contrôler une pièce d'identité"), _action_url(identity, "piece"),
+            user.has_perm("identities.record_document_check"), _missing("record_document_check"),
+        )
+    ]
+    invalidate = identity.ins_invalidated
+    if not can_proceed(invalidate):
+        why = _("L'identité ne porte pas d'INS (statut « %(status)s »).") % {"status": identity.get_status_display()}
+    elif not has_transition_perm(invalidate, user):
+        why = _missing("invalidate_ins")
+    else:
+        why = ""
+    offers.append(Offer("invalidate", _("Invalider l'INS"), _action_url(identity, "invalider-ins"), not why, why, danger=True))
+    for attribute, field in _ATTRIBUTE_FIELDS.items():
+        value = not getattr(identity, field)
+        label = Attribute(attribute).label
+        may = user.has_perm("identities.manage_attributes") or (
+            attribute == Attribute.DOUT and value and user.has_perm("identities.flag_doubtful")
+        )
+        why = "" if may else _missing("manage_attributes")
+        if may and value:
+            why = _combination_refusal(identity, attribute, value)
+        text = (_("Poser « %(label)s »") if value else _("Lever « %(label)s »")) % {"label": label}
+        offers.append(Offer(
+            f"{attribute}-{'on' if value else 'off'}", text,
+            _action_url(identity, "attribut", attribute, "poser" if value else "lever"), not why, why,
+            danger=value and attribute != Attribute.HOMA,
+        ))
+    return offers
+
+
+# --- The action pages (mounted by IdentityAdmin.get_urls) ---
+
+def _consequences(identity: Identity, action: str) -> list[str]:
+    if action == "piece":
+        return [_("Une pièce à haut niveau de confiance, en cours de validité, valide l'identité : "
+                  "provisoire → validée, récupérée → qualifiée. Les autres pièces sont enregistrées sans changer le statut.")]
+    if action == "invalider-ins":
+        return [_("Le matricule INS et l'OID sont invalidés (gardés dans l'historique des matricules)."),
+                _("Le statut baisse d'un niveau : qualifiée → validée, récupérée → provisoire.")]
+    if action in ("DOUT-poser", "FICT-poser"):
+        return [_("L'identité repasse au statut provisoire ; son matricule INS et son OID sont invalidés."),
+                _("Les appels au téléservice INSi sont bloqués tant que l'attribut est posé.")]
+    if action == "retrait":
+        return [_("Sans autre pièce valide : validée → provisoire, qualifiée → récupérée (l'INS est gardé mais n'est plus diffusé).")]
+    return []
+
+
+def identity_action(request, model_admin, object_id: str, action: str):
+    """One decision on one identity: a confirmation page with its consequences and reason, then the service."""
+    identity = model_admin.get_object(request, object_id)
+    if identity is None:
+        raise Http404
+    if not model_admin.has_view_permission(request, identity):
+        raise PermissionDenied
+    parts = action.split("/")
+    form_class, perform, title, key = ReasonForm, None, "", action
+    if parts == ["piece"]:
+        form_class, title = DocumentCheckForm, _("Contrôler une pièce d'identité")
+
+        def perform(data):
+            return services.identity_record_document_check(
+                actor=request.user, identity_id=identity.pk, document_type_id=data["document_type"].pk,
+                companion_type_id=data["companion_type"].pk if data["companion_type"] else None, expiry_date=data["expiry_date"],
+            ).message
+    elif parts == ["invalider-ins"]:
+        title = _("Invalider l'INS")
+
+        def perform(data):
+            services.identity_invalidate_ins(actor=request.user, identity_id=identity.pk, reason=data["reason"])
+            return _("INS invalidé.")
+    elif len(parts) == 3 and parts[0] == "attribut" and parts[1] in _ATTRIBUTE_FIELDS and parts[2] in ("poser", "lever"):
+        attribute, value = parts[1], parts[2] == "poser"
+        key = f"{attribute}-{parts[2]}"
+        label = Attribute(attribute).label
+        title = (_("Poser « %(label)s »") if value else _("Lever « %(label)s »")) % {"label": label}
+
+        def perform(data):
+            services.identity_set_attribute(actor=request.user, identity_id=identity.pk, attribute=attribute, value=value, reason=data["reason"])
+            return (_("« %(label)s » posé.") if value else _("« %(label)s » levé.")) % {"label": label}
+    elif len(parts) == 2 and parts[0] == "retrait" and parts[1].isdigit():
+        check = DocumentCheck.objects.filter(pk=int(parts[1]), identity=identity).first()
+        if check is None:
+            raise Http404
+        key, title = "retrait", _("Retirer le contrôle de pièce « %(check)s »") % {"check": check}
+
+        def perform(data):
+            services.identity_withdraw_document_check(actor=request.user, check_id=check.pk, reason=data["reason"])
+            return _("Contrôle de pièce retiré.")
+    else:
+        raise Http404
+
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            message = perform(form.cleaned_data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            worklists.worklists_sync(actor=request.user, identity_id=identity.pk)
+            messages.success(request, message)
+            return HttpResponseRedirect(reverse("admin:identities_identity_change", args=[quote(identity.pk)]))
+    identity.refresh_from_db()
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": str(identity),
+        "identity": identity,
+        "form": form,
+        "consequences": _consequences(identity, key),
+        "opts": Identity._meta,
+        "original": identity,
+        "media": model_admin.media + form.media,
+    }
+    return TemplateResponse(request, "portal/identity_action.html", context)
+
+
+# --- Worklists (mounted by WorklistItemAdmin.get_urls) ---
+
+def _back_to_queue(request, model_admin) -> HttpResponseRedirect:
+    return HttpResponseRedirect(request.POST.get("next") or reverse("admin:identities_worklistitem_changelist"))
+
+
+def worklist_decide(request, model_admin, object_id: str):
+    item = model_admin.get_object(request, object_id)
+    if item is None:
+        raise Http404
+    if request.method != "POST":
+        return HttpResponseRedirect(reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
+    form = WorklistDecisionForm(request.POST, item=item)
+    if form.is_valid():
+        try:
+            decided = worklists.worklist_decide(
+                actor=request.user, item_id=item.pk, decision=form.cleaned_data["decision"], note=form.cleaned_data["note"]
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Élément traité : %(decision)s.") % {"decision": decided.get_decision_display()})
+            return _back_to_queue(request, model_admin)
+    else:
+        messages.error(request, _("Décision : choisissez une des décisions proposées."))
+    return HttpResponseRedirect(reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
+
+
+def worklist_assign(request, model_admin, object_id: str):
+    item = model_admin.get_object(request, object_id)
+    if item is None:
+        raise Http404
+    if request.method == "POST":
+        form = WorklistAssignForm(request.POST)
+        owner_id = None
+        if "claim" in request.POST:
+            owner_id = request.user.pk
+        elif form.is_valid() and form.cleaned_data["owner"] is not None:
+            owner_id = form.cleaned_data["owner"].pk
+        try:
+            worklists.worklist_assign(actor=request.user, item_id=item.pk, owner_id=owner_id)
+        except ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Responsable mis à jour."))
+    return HttpResponseRedirect(reverse("admin:identities_worklistitem_change", args=[quote(item.pk)]))
+
+
+def worklist_refresh(request, model_admin):
+    if request.method == "POST":
+        try:
+            # The state queues only (seconds); the pair sweep over the whole base takes about a
+            # minute per million identities and runs at night (manage.py refresh_worklists).
+            outcome = worklists.worklists_sync(actor=request.user)
+        except ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _(
+                "Files mises à jour : %(opened)d élément(s) ouvert(s), %(closed)d clos (situation résolue). "
+                "Les doublons et homonymes sont recherchés à chaque création et chaque nuit."
+            ) % vars(outcome))
+    return HttpResponseRedirect(reverse("admin:identities_worklistitem_changelist"))
+
+
+# --- Home page and dashboard (mounted by the portal's admin site) ---
+
+def home_context(request) -> dict:
+    user = request.user
+    context = {"can_search": user.has_perm("identities.view_identity"), "can_see_dashboard": user.has_perm("identities.view_dashboard")}
+    if user.has_perm("identities.view_worklistitem"):
+        context["queues"] = worklists.worklist_queue_sizes(user=user)
+    return context
+
+
+def _line_chart(points: list[indicators.MonthPoint], *, width: int = 640, height: int = 220, pad: int = 36) -> dict:
+    """Coordinates of the monthly qualification-rate line, drawn as inline SVG (no script, no CDN)."""
+    count = len(points)
+    step = (width - 2 * pad) / max(count - 1, 1)
+
+    def y(rate: float) -> float:
+        return round(height - pad - (height - 2 * pad) * rate / 100, 1)
+
+    dots = []
+    for index, point in enumerate(points):
+        rate = point.rate or 0.0
+        dots.append({
+            "x": round(pad + index * step, 1), "y": y(rate),
+            "label": point.month.strftime("%m/%Y"), "rate": number_format(rate, 1),
+        })
+    return {
+        "width": width, "height": height, "dots": dots,
+        "polyline": " ".join(f"{dot['x']},{dot['y']}" for dot in dots),
+        "grid": [{"y": y(level), "label": f"{level} %"} for level in (0, 25, 50, 75, 100)],
+        "left": pad, "right": width - pad,
+    }
+
+
+def dashboard(request, *, site):
+    if not request.user.has_perm("identities.view_dashboard"):
+        raise PermissionDenied
+    figures = indicators.dashboard_figures()
+    context = {
+        **site.each_context(request),
+        "title": _("Tableau de bord de l'identitovigilance"),
+        "figures": figures,
+        "chart": _line_chart(figures.monthly),
+        "can_open_worklists": request.user.has_perm("identities.manage_worklists"),
+    }
+    return TemplateResponse(request, "portal/dashboard.html", context)
