@@ -2,7 +2,7 @@
 
     python bench/matching.py [--size 100000] [--seed 12] [--no-splink] [--parts 1]
 
-Generates labelled identities with identities.synthetic (planted desk errors, homonyms, twins),
+Generates labelled identities with identities.matching.synthetic (planted desk errors, homonyms, twins),
 writes them to a CSV in a temporary folder, then runs each matcher in its own child process
 (wall time from the clock, peak RSS from the child's rusage) and scores the pairs it returns
 against the truth: pairwise precision, recall and F1 on duplicates, precision of the homonym
@@ -41,7 +41,7 @@ def _communes(rng: random.Random) -> list[str]:
 
 
 def generate(size: int, seed: int, folder: Path) -> tuple[Path, list]:
-    from identities import synthetic
+    from identities.matching import synthetic
 
     rng = random.Random(seed)
     generator = synthetic.IdentityGenerator(

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from identities import synthetic
+from identities.matching import synthetic
 from identities.matching.blocking import blocking_keys, key_code, key_codes
 from identities.matching.records import Record
 from identities.matching.rules import DUPLICATE, HOMONYM
