@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterable, Sequence
@@ -75,78 +76,80 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
         records = list(records)
     ids = []
     vocab = Vocabulary()
-    names: dict[str, tuple] = {}
-    givens: dict[str, tuple] = {}
-    dates: dict[str, tuple] = {}
-    places: dict[str, tuple] = {}
+    # Each distinct trait value is worked out once into a row of a small table; per record only
+    # row numbers are kept (array('q'): 8 bytes each), so a million records cost ~70 MB here.
+    tables: dict[str, tuple[dict[str, int], list[tuple]]] = {kind: ({}, []) for kind in ("name", "given", "date", "place")}
+
+    def row(kind: str, value: str, build) -> int:
+        index, rows = tables[kind]
+        found = index.get(value)
+        if found is None:
+            found = index[value] = len(rows)
+            rows.append(build(value))
+        return found
 
     def name(value: str) -> tuple:
-        found = names.get(value)
-        if found is None:
-            core = name_core(value)
-            found = names[value] = (vocab(name_key(value)), vocab(core), vocab(name_sound(value)),
-                                    vocab(core[:1]), vocab(name_search(value)))
-        return found
+        if not value:
+            return (0, 0, 0, 0, 0)
+        core = name_core(value)
+        return (vocab(name_key(value)), vocab(core), vocab(name_sound(value)), vocab(core[:1]), vocab(name_search(value)))
 
     def given(value: str) -> tuple:
-        found = givens.get(value)
-        if found is None:
-            tokens = given_tokens(value)
-            ids = [vocab(token) for token in tokens[:3]] + [0, 0, 0]
-            first = tokens[0] if tokens else ""
-            found = givens[value] = (vocab(" ".join(tokens)), vocab(" ".join(sorted(tokens))), ids[0], ids[1], ids[2],
-                                     len(tokens), vocab(phonetic(first)), vocab(first[:1]))
-        return found
+        tokens = given_tokens(value)
+        ids = [vocab(token) for token in tokens[:3]] + [0, 0, 0]
+        first = tokens[0] if tokens else ""
+        return (vocab(" ".join(tokens)), vocab(" ".join(sorted(tokens))), ids[0], ids[1], ids[2],
+                len(tokens), vocab(phonetic(first)), vocab(first[:1]))
 
     def birth(value: str) -> tuple:
-        found = dates.get(value)
-        if found is None:
-            year, month, day = date_parts(value)
-            try:
-                ordinal = date(year, month, day).toordinal() if year and month and day else -1
-            except ValueError:
-                ordinal = -1
-            found = dates[value] = (year, month, day, ordinal)
-        return found
+        year, month, day = date_parts(value)
+        try:
+            ordinal = date(year, month, day).toordinal() if year and month and day else -1
+        except ValueError:
+            ordinal = -1
+        return (year, month, day, ordinal)
 
     def place(value: str) -> tuple:
-        found = places.get(value)
-        if found is None:
-            found = places[value] = (vocab(value), vocab(department(value)), looks_like_postal_code(value))
-        return found
+        return (vocab(value), vocab(department(value)), int(looks_like_postal_code(value)))
 
-    rows_b, rows_u, rows_g, rows_d, rows_p, rows_h, sexes, ins = [], [], [], [], [], [], [], []
+    per_record = {column: array("q") for column in ("b", "u", "g", "d", "p", "ghom", "sex", "ins")}
+    b, u, g, d, pl, ghom, sex, ins = per_record.values()
     for record in records:
         ids.append(record.id)
-        rows_b.append(name(record.birth_name))
-        rows_u.append(name(record.used_name) if record.used_name else (0, 0, 0, 0, 0))
-        rows_g.append(given(record.birth_given_names or record.first_birth_given_name))
-        rows_d.append(birth(record.birth_date))
-        rows_p.append(place(record.birthplace_code))
-        rows_h.append(vocab(homonym_first_given(record.first_birth_given_name or first_token(record.birth_given_names))))
-        sexes.append(_SEX.get(record.sex, 0))
+        b.append(row("name", record.birth_name, name))
+        u.append(row("name", record.used_name or "", name))
+        g.append(row("given", record.birth_given_names or record.first_birth_given_name, given))
+        d.append(row("date", record.birth_date, birth))
+        pl.append(row("place", record.birthplace_code, place))
+        ghom.append(vocab(homonym_first_given(record.first_birth_given_name or first_token(record.birth_given_names))))
+        sex.append(_SEX.get(record.sex, 0))
         ins.append(vocab(record.ins_matricule or ""))
+
+    def expand(kind: str, rows: array, width: int) -> np.ndarray:
+        block = np.array(tables[kind][1], dtype=np.int64).reshape(-1, width)
+        return block[np.frombuffer(rows, dtype=np.int64)] if len(rows) else np.zeros((0, width), dtype=np.int64)
+
     cols: dict[str, np.ndarray] = {}
-    for prefix, rows in (("b", rows_b), ("u", rows_u)):
-        block = np.array(rows, dtype=np.int64).reshape(-1, len(_NAME_COLS))
+    for prefix, rows in (("b", b), ("u", u)):
+        block = expand("name", rows, len(_NAME_COLS))
         for i, col in enumerate(_NAME_COLS):
             cols[f"{prefix}{col}"] = block[:, i]
-    block = np.array(rows_g, dtype=np.int64).reshape(-1, len(_GIVEN_COLS))
+    block = expand("given", g, len(_GIVEN_COLS))
     for i, col in enumerate(_GIVEN_COLS):
         cols[col] = block[:, i]
-    block = np.array(rows_d, dtype=np.int64).reshape(-1, len(_DATE_COLS))
+    block = expand("date", d, len(_DATE_COLS))
     for i, col in enumerate(_DATE_COLS):
         cols[col] = block[:, i]
     cols["mmdd"] = np.where((cols["month"] > 0) & (cols["day"] > 0), cols["month"] * 100 + cols["day"], 0)
     cols["date8"] = cols["year"] * 10_000 + cols["month"] * 100 + cols["day"]  # 00 parts kept: exact compare
     cols["full8"] = np.where((cols["year"] > 0) & (cols["mmdd"] > 0), cols["date8"], 0)
     # The eight digits YYYYMMDD, for "one digit off" and "two digits swapped".
-    cols["digits"] = (cols["date8"][:, None] // 10 ** np.arange(7, -1, -1)) % 10
-    block = np.array(rows_p, dtype=np.int64).reshape(-1, 3)
+    cols["digits"] = ((cols["date8"][:, None] // 10 ** np.arange(7, -1, -1)) % 10).astype(np.int8)
+    block = expand("place", pl, 3)
     cols["place"], cols["dept"], cols["postal"] = block[:, 0], block[:, 1], block[:, 2].astype(bool)
-    cols["ghom"] = np.array(rows_h, dtype=np.int64)
-    cols["sex"] = np.array(sexes, dtype=np.int8)
-    cols["ins"] = np.array(ins, dtype=np.int64)
+    cols["ghom"] = np.frombuffer(ghom, dtype=np.int64)
+    cols["sex"] = np.frombuffer(sex, dtype=np.int64).astype(np.int8)
+    cols["ins"] = np.frombuffer(ins, dtype=np.int64)
     strings, hashes = vocab.arrays()
     return Table(records=records if keep_records else None, ids=np.array(ids), strings=strings, hashes=hashes, cols=cols)
 
