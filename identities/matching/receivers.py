@@ -7,7 +7,6 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from identities.core.events import identity_event_recorded
-from identities.core.models import Identity
 from identities.core.queue import enqueue
 from identities.matching import store
 
@@ -21,9 +20,8 @@ def keys_follow_traits(*, event, **_signal) -> None:
     """In the event's transaction: the keys commit or roll back with the change; the check runs after the commit."""
     if event.kind not in _TRAIT_EVENTS:
         return
-    identity = Identity.objects.filter(pk=event.identity_id).first()
-    if identity is None:
-        return
+    # The event's own identity: a service may record the event before it saves the new traits.
+    identity = event.identity
     store.keys_refresh(identity)
     if event.kind in ("CREATED", "TRAITS"):
         transaction.on_commit(partial(enqueue, CHECK_TASK, identity.pk))
