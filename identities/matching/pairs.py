@@ -88,12 +88,14 @@ def pairs_store(found: list[ScoredPair], *, actor, run: SweepRun | None = None) 
             existing = _existing(wanted)
         reopen, rescore, matches = [], [], []
         for key, (pair, print_) in wanted.items():
-            item_id, state, decision, old_print = existing[key]
-            if key not in before:
+            item_id, state, decision, old_print, opened_at = existing[key]
+            if key not in before and opened_at == now:  # inserted by this call, not by a concurrent part
                 outcome.new += 1
             elif state == WorklistItem.State.DONE and decision == WorklistItem.Decision.DISMISSED and old_print and old_print != print_:
                 reopen.append(item_id)
                 outcome.new += 1
+            elif key not in before:
+                continue  # a concurrent part wrote it first, with its verdict
             elif state == WorklistItem.State.DONE:
                 continue  # decided on these very traits: left as decided
             else:
@@ -113,15 +115,15 @@ def pairs_store(found: list[ScoredPair], *, actor, run: SweepRun | None = None) 
 
 
 def _existing(wanted: dict) -> dict:
-    """(kind, lo, hi) → (item id, state, decision, stored fingerprint) of the pair items already there."""
+    """(kind, lo, hi) → (item id, state, decision, stored fingerprint, opened at) of the pair items already there."""
     found = {}
     firsts = sorted({lo for _kind, lo, _hi in wanted})
     for start in range(0, len(firsts), 1000):
         rows = (WorklistItem.objects.filter(other__isnull=False, identity_id__in=firsts[start:start + 1000])
-                .values_list("kind", "identity_id", "other_id", "pk", "state", "decision", "match__fingerprint"))
-        for kind, lo, hi, pk, state, decision, print_ in rows:
+                .values_list("kind", "identity_id", "other_id", "pk", "state", "decision", "match__fingerprint", "opened_at"))
+        for kind, lo, hi, pk, state, decision, print_, opened_at in rows:
             if (kind, lo, hi) in wanted:
-                found[(kind, lo, hi)] = (pk, state, decision, print_ or "")
+                found[(kind, lo, hi)] = (pk, state, decision, print_ or "", opened_at)
     return found
 
 
