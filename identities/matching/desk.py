@@ -1,6 +1,7 @@
 """The desk's matching: one identity (being created, changed, or typed in the search) against the base, through the stored keys."""
 from __future__ import annotations
 
+import numpy as np
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from identities.core import traits
@@ -9,7 +10,6 @@ from identities.matching import store
 from identities.matching.records import Record
 from identities.matching.sweep import ScoredPair, check, score
 from identities.matching.table import encode
-import numpy as np
 
 # A search typed with a name alone may hit a very common sound (MARTIN): scored, then ranked,
 # but never more than this many candidates.
@@ -17,7 +17,7 @@ MAX_CANDIDATES = 3000
 
 
 def _candidates(value: Record, *, exclude_id: int | None = None) -> list[Record]:
-    codes = store.record_codes(value)
+    codes = store.lookup_codes(value)
     return store.records_by_id(store.candidate_ids(codes, exclude_id=exclude_id, limit=MAX_CANDIDATES))
 
 

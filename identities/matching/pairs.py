@@ -177,7 +177,7 @@ def sweep_part_work(part_id: int, *, actor) -> str:
     Idempotent: a part already done is skipped; a part redone (its worker was killed, or two
     workers took it) writes no pair twice and is counted once.
     """
-    part = SweepPart.objects.select_related("run", "run__model").filter(pk=part_id).first()
+    part = SweepPart.objects.select_related("run").filter(pk=part_id).first()
     if part is None or part.state == SweepPart.State.DONE:
         return "skipped"
     SweepPart.objects.filter(pk=part_id).exclude(state=SweepPart.State.DONE).update(
@@ -187,7 +187,7 @@ def sweep_part_work(part_id: int, *, actor) -> str:
     table = encode(store.active_records())
     parts = run.parts.count()
     left, right, _skipped = candidate_pairs(table, parts=parts, part=part.number)
-    scored = score(table, left, right, model=store._parsed(run.model.pk, run.model.data), bands=store.bands())
+    scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
     found = list(scored.pairs())
     with transaction.atomic():
         locked = SweepPart.objects.select_for_update().get(pk=part_id)
@@ -244,6 +244,12 @@ def sweep_progress(run: SweepRun) -> SweepProgress:
         running=sum(p.state == SweepPart.State.RUNNING for p in parts),
         proposed=sum(p.proposed for p in parts), new=sum(p.new for p in parts),
     )
+
+
+def latest_sweep_progress() -> SweepProgress | None:
+    """Where the newest sweep is, for the CIV's queue screen."""
+    run = SweepRun.objects.first()
+    return sweep_progress(run) if run else None
 
 
 @dataclass

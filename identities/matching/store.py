@@ -63,8 +63,12 @@ def record_codes(value: Record) -> set[int]:
     return codes - {0}
 
 
-def name_only_codes(value: Record) -> set[int]:
-    return {_name_only_code(name_sound(name)) for name in (value.birth_name, value.used_name) if name} - {0}
+def lookup_codes(value: Record) -> set[int]:
+    """The codes to look up for one identity: the engine's keys; the name sounds only when it gives none (a name typed alone).
+
+    A sound alone is a whole surname's group (MARTIN): looked up only when nothing better exists.
+    """
+    return {key_code(key) for key in blocking_keys(value)} or record_codes(value)
 
 
 def table_codes(table: Table) -> tuple[np.ndarray, np.ndarray]:
@@ -144,35 +148,42 @@ def model_save(model: Model, *, identities: int, source: str = MatchModel.Source
 
 def current_model() -> Model:
     """The newest stored model; before any sweep, one estimated on generated identities (stored, so once per base)."""
-    row = MatchModel.objects.only("pk", "data").first()
-    if row is not None:
-        return _parsed(row.pk, row.data)
+    pk = MatchModel.objects.values_list("pk", flat=True).first()
+    if pk is not None:
+        return stored_model(pk)
     model = generated_model()
     model_save(model, identities=0, source=MatchModel.Source.GENERATED)
     return model
 
 
 @lru_cache(maxsize=4)
-def _parsed(pk: int, data: str) -> Model:
-    return Model.from_json(data)
+def stored_model(pk: int) -> Model:
+    """A stored model, read and parsed once per process (its frequency table is megabytes at 1M identities)."""
+    return Model.from_json(MatchModel.objects.values_list("data", flat=True).get(pk=pk))
+
+
+def generator(seed: int):
+    """Generated French identities without a database: commune-like COG codes in every department, a few countries."""
+    from identities.matching import synthetic
+
+    rng = random.Random(seed)
+    departments = [f"{d:02d}" for d in range(1, 96) if d != 20] + ["2A", "2B"]
+    communes = sorted({f"{dep}{rng.randint(1, 700):03d}" for dep in departments for _ in range(60)})
+    return synthetic.IdentityGenerator(
+        seed=seed, communes=communes, countries=["99134", "99350", "99352", "99109"], documents=[("cni", True)],
+        nir_oid="1.2.250.1.213.1.4.8", nia_oid="1.2.250.1.213.1.4.9", taken=set(), now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
 
 
 @lru_cache(maxsize=1)
 def generated_model(size: int = 20_000, seed: int = 1) -> Model:
     """m/u, prior and name frequencies learnt by EM on labelled-free generated French identities (a few seconds)."""
-    from identities.matching import sweep, synthetic
+    from identities.matching import sweep
 
-    rng = random.Random(seed)
-    departments = [f"{d:02d}" for d in range(1, 96) if d != 20] + ["2A", "2B"]
-    communes = sorted({f"{dep}{rng.randint(1, 700):03d}" for dep in departments for _ in range(60)})
-    generator = synthetic.IdentityGenerator(
-        seed=seed, communes=communes, countries=["99134", "99350", "99352", "99109"], documents=[("cni", True)],
-        nir_oid="1.2.250.1.213.1.4.8", nia_oid="1.2.250.1.213.1.4.9", taken=set(), now=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    )
     records = [Record(id=i, birth_name=p.birth_name, used_name=p.used_name, birth_given_names=p.birth_given_names,
                       first_birth_given_name=p.first_birth_given_name, birth_date=p.birth_date, sex=p.sex,
                       birthplace_code=p.birthplace_code, ins_matricule=p.ins_matricule)
-               for i, p in enumerate(generator.generate(size))]
+               for i, p in enumerate(generator(seed).generate(size))]
     return sweep.sweep(records).model
 
 

@@ -598,6 +598,7 @@ class WorklistItemAdmin(admin.ModelAdmin):
         context = {
             "queues": worklists.worklist_queue_sizes(user=request.user),
             "can_manage": self.has_manage_permission(request),
+            "sweep": matching_pairs.latest_sweep_progress() if self.has_manage_permission(request) else None,
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)

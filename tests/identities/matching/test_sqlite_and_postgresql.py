@@ -3,11 +3,9 @@ with ``import_identities_csv --bulk``, swept with ``find_duplicates --export``, 
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict
-import random
 import subprocess
 import sys
-from datetime import datetime, timezone
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from identities.matching import synthetic
+from identities.matching import store
 from identities.workflows.bulk_load import sample_csv
 from tests.processes import project_env
 
@@ -23,13 +21,8 @@ pytestmark = pytest.mark.django_db
 
 
 def labelled_base(size: int) -> str:
-    rng = random.Random(5)
-    communes = sorted({f"{d:02d}{rng.randint(1, 700):03d}" for d in range(1, 96) if d != 20 for _ in range(5)})
-    generator = synthetic.IdentityGenerator(
-        seed=5, communes=communes, countries=["99134", "99350"], documents=[("cni", True)], nir_oid="1.2.250.1.213.1.4.8",
-        nia_oid="1.2.250.1.213.1.4.9", taken=set(), now=datetime(2026, 1, 1, tzinfo=timezone.utc),
-    )
-    return sample_csv({**asdict(p), "ipp": f"00000000-0000-4000-8000-{i:012d}"} for i, p in enumerate(generator.generate(size)))
+    people = store.generator(5).generate(size)
+    return sample_csv({**asdict(p), "ipp": f"00000000-0000-4000-8000-{i:012d}"} for i, p in enumerate(people))
 
 
 def exported(path: Path) -> set[tuple]:
