@@ -87,7 +87,8 @@ def candidate_pairs(table: Table, *, parts: int = 1, part: int = 0, max_group: i
         if counts is not None:
             counts[family] = counts.get(family, 0) + len(pairs[0])
     unique = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
-    return (unique // n).astype(np.int32), (unique % n).astype(np.int32), skipped
+    # int64 rows, as before: callers combine them (left * n + right) and must not overflow.
+    return unique // n, unique % n, skipped
 
 
 def _group_pairs(codes: np.ndarray, rows: np.ndarray, max_group: int) -> tuple[tuple[np.ndarray, np.ndarray], int]:
