@@ -1,9 +1,10 @@
 """Duplicate matching quality and cost: the portal's engine and Splink side by side on the same labelled data.
 
-    python bench/matching.py [--size 100000] [--seed 12] [--no-splink] [--parts 1]
+    python bench/matching.py [--size 100000] [--seed 12] [--no-splink] [--parts 1] [--keep DIR]
 
 Generates labelled identities with identities.matching.synthetic (planted desk errors, homonyms, twins),
-writes them to a CSV in a temporary folder, then runs each matcher in its own child process
+writes them to a CSV in a temporary folder (or in ``--keep DIR``, where a later run with the same
+size and seed reuses them: generating is not part of any matcher's time), then runs each matcher in its own child process
 (wall time from the clock, peak RSS from the child's rusage) and scores the pairs it returns
 against the truth: pairwise precision, recall and F1 on duplicates, precision of the homonym
 queue, twins wrongly proposed. Splink (Fellegi–Sunter on DuckDB, the optional ``bench`` extra)
@@ -43,13 +44,15 @@ def _communes(rng: random.Random) -> list[str]:
 def generate(size: int, seed: int, folder: Path) -> tuple[Path, list]:
     from identities.matching import synthetic
 
+    path, truth_path = folder / f"identities-{size}-{seed}.csv", folder / f"truth-{size}-{seed}.json"
+    if path.exists() and truth_path.exists():
+        return path, [tuple(row) for row in json.loads(truth_path.read_text())]
     rng = random.Random(seed)
     generator = synthetic.IdentityGenerator(
         seed=seed, communes=_communes(rng), countries=["99134", "99350", "99352", "99109", "99127", "99139"],
         documents=[("cni", True), ("passeport", True)], nir_oid="1.2.250.1.213.1.4.8", nia_oid="1.2.250.1.213.1.4.9",
         taken=set(), now=datetime(2026, 1, 1, tzinfo=timezone.utc),
     )
-    path = folder / "identities.csv"
     truth = []
     with path.open("w", newline="") as handle:
         out = csv.writer(handle)
@@ -59,6 +62,7 @@ def generate(size: int, seed: int, folder: Path) -> tuple[Path, list]:
                           p.sex, p.birthplace_code, p.ins_matricule or ""))
             truth.append((p.cluster, p.label, p.family, ",".join(p.deviations), p.birth_name, p.first_birth_given_name,
                           p.birth_date))
+    truth_path.write_text(json.dumps(truth))
     return path, truth
 
 
@@ -205,6 +209,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--parts", type=int, default=1, help="hash ranges of keys the engine's blocking runs in")
     parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--keep", type=Path, help="folder keeping the generated data for later runs")
     parser.add_argument("--child", choices=("engine", "splink"))
     parser.add_argument("--data", type=Path)
     parser.add_argument("--out", type=Path)
@@ -216,6 +221,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        if args.keep:
+            folder = args.keep
+            folder.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         data, truth = generate(args.size, args.seed, folder)
         print(f"{args.size} identities generated in {time.monotonic() - started:.1f} s "

@@ -6,7 +6,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from identities.matching.blocking import key_codes
+from identities.matching.blocking import family_codes
 from identities.matching.comparison import Comparison, compare
 from identities.matching.explain import explain
 from identities.matching.model import Model, estimate
@@ -65,23 +65,40 @@ class Scored:
             yield self.pair(int(i))
 
 
-def candidate_pairs(table: Table, *, parts: int = 1, part: int = 0, max_group: int = MAX_GROUP) -> tuple[np.ndarray, np.ndarray, int]:
+def candidate_pairs(table: Table, *, parts: int = 1, part: int = 0, max_group: int = MAX_GROUP,
+                    counts: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """(left rows, right rows, skipped groups): each pair of identities sharing a key, once.
 
     ``parts``/``part`` keep only the keys whose code falls in one of ``parts`` hash ranges, so
     workers can share the base; a pair sharing keys in two ranges comes out of both (the
     store keeps it once: a unique pair constraint), so parts can run in any order, or again.
+    The keys are paired one family at a time (memory stays that of one family's keys); a
+    ``counts`` dict receives the pairs each family gave, before the families' pairs are merged.
     """
-    codes, rows = key_codes(table)
-    if parts > 1:
-        mine = (codes.view(np.uint64) % np.uint64(parts)) == np.uint64(part)
-        codes, rows = codes[mine], rows[mine]
+    n = np.int64(len(table))
+    found, skipped = [], 0
+    for family, codes, rows in family_codes(table):
+        if parts > 1:
+            mine = (codes.view(np.uint64) % np.uint64(parts)) == np.uint64(part)
+            codes, rows = codes[mine], rows[mine]
+        pairs, skipped_here = _group_pairs(codes, rows, max_group)
+        skipped += skipped_here
+        found.append(pairs[0] * n + pairs[1])
+        if counts is not None:
+            counts[family] = counts.get(family, 0) + len(pairs[0])
+    unique = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    # int64 rows, as before: callers combine them (left * n + right) and must not overflow.
+    return unique // n, unique % n, skipped
+
+
+def _group_pairs(codes: np.ndarray, rows: np.ndarray, max_group: int) -> tuple[tuple[np.ndarray, np.ndarray], int]:
+    """(lo rows, hi rows) of every two records sharing a code, and how many groups were too big."""
     order = np.lexsort((rows, codes))
     codes, rows = codes[order], rows[order]
     fresh = np.ones(len(codes), dtype=bool)
     fresh[1:] = (codes[1:] != codes[:-1]) | (rows[1:] != rows[:-1])  # one record, one key: once
     codes, rows = codes[fresh], rows[fresh]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, dtype=np.int64)
     sizes = np.diff(np.r_[starts, len(codes)])
     skipped = int((sizes > max_group).sum())
     keep = (sizes >= 2) & (sizes <= max_group)
@@ -93,10 +110,8 @@ def candidate_pairs(table: Table, *, parts: int = 1, part: int = 0, max_group: i
     left_pos = np.repeat(position, after)
     offset = np.arange(after.sum()) - np.repeat(np.cumsum(after) - after, after)
     right_pos = left_pos + 1 + offset
-    a, b = rows[left_pos], rows[right_pos]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    unique = np.unique(lo * len(table) + hi)
-    return unique // len(table), unique % len(table), skipped
+    a, b = rows[left_pos].astype(np.int64), rows[right_pos].astype(np.int64)
+    return (np.minimum(a, b), np.maximum(a, b)), skipped
 
 
 def score(table: Table, left: np.ndarray, right: np.ndarray, *, model: Model | None = None,

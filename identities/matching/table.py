@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-from array import array
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterable, Sequence
@@ -61,45 +60,61 @@ class Table:
             raise AttributeError(name) from None
 
 
-_NAME_COLS = ("key", "core", "sound", "initial", "search")
-_GIVEN_COLS = ("gall", "gsorted", "g1", "g2", "g3", "gcount", "first_sound", "first_initial")
+_NAME_COLS = ("key", "core", "sound", "search")
+_GIVEN_COLS = ("gall", "gsorted", "g1", "g2", "g3", "gcount", "first_sound")
 _DATE_COLS = ("year", "month", "day", "ordinal")
+# One column per stored trait: what a record holds, before any normal form is worked out.
+_RAW = ("birth_name", "used_name", "given", "birth_date", "birthplace_code", "first_given", "sex", "ins")
+
+
+def _factorize(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """(row of each value in the distinct list, the distinct values in first-seen order)."""
+    index: dict[str, int] = {}
+    rows = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
+    return rows, list(index)
 
 
 def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
-    """Arrays for every trait form a rule needs; the per-string work is cached (names repeat a lot).
+    """Arrays (int32 ids, int8 small codes) for every trait form a rule needs.
 
+    Each trait column is reduced to its distinct values first (names, dates and places repeat
+    a lot: a million identities hold about a hundred thousand names), their normal forms are
+    worked out once per distinct value, then spread to the records by one numpy take.
     ``keep_records=False`` streams the records (an iterator is read once) and keeps only their
     ids: the sweep of a large base then holds arrays, not a million Python objects.
     """
     if keep_records and not isinstance(records, list):
         records = list(records)
-    ids = []
+    ids: list = []
+    raw: dict[str, list[str]] = {column: [] for column in _RAW}
+    appends = [raw[column].append for column in _RAW]
+    add_id = ids.append
+    for r in records:
+        add_id(r.id)
+        for append, value in zip(appends, (
+                r.birth_name, r.used_name or "", r.birth_given_names or r.first_birth_given_name, r.birth_date,
+                r.birthplace_code, r.first_birth_given_name or first_token(r.birth_given_names), r.sex,
+                r.ins_matricule or "")):
+            append(value)
     vocab = Vocabulary()
-    # Each distinct trait value is worked out once into a row of a small table; per record only
-    # row numbers are kept (array('q'): 8 bytes each), so a million records cost ~70 MB here.
-    tables: dict[str, tuple[dict[str, int], list[tuple]]] = {kind: ({}, []) for kind in ("name", "given", "date", "place")}
+    cols: dict[str, np.ndarray] = {}
 
-    def row(kind: str, value: str, build) -> int:
-        index, rows = tables[kind]
-        found = index.get(value)
-        if found is None:
-            found = index[value] = len(rows)
-            rows.append(build(value))
-        return found
+    def spread(column: str, build, names: tuple[str, ...], prefix: str = "") -> None:
+        rows, distinct = _factorize(raw.pop(column))
+        block = np.array([build(value) for value in distinct], dtype=np.int32).reshape(-1, len(names))
+        for i, name in enumerate(names):
+            cols[prefix + name] = block[rows, i] if len(rows) else np.zeros(0, dtype=np.int32)
 
     def name(value: str) -> tuple:
         if not value:
-            return (0, 0, 0, 0, 0)
-        core = name_core(value)
-        return (vocab(name_key(value)), vocab(core), vocab(name_sound(value)), vocab(core[:1]), vocab(name_search(value)))
+            return (0, 0, 0, 0)
+        return (vocab(name_key(value)), vocab(name_core(value)), vocab(name_sound(value)), vocab(name_search(value)))
 
     def given(value: str) -> tuple:
         tokens = given_tokens(value)
-        ids = [vocab(token) for token in tokens[:3]] + [0, 0, 0]
-        first = tokens[0] if tokens else ""
-        return (vocab(" ".join(tokens)), vocab(" ".join(sorted(tokens))), ids[0], ids[1], ids[2],
-                len(tokens), vocab(phonetic(first)), vocab(first[:1]))
+        token_ids = [vocab(token) for token in tokens[:3]] + [0, 0, 0]
+        return (vocab(" ".join(tokens)), vocab(" ".join(sorted(tokens))), *token_ids[:3], len(tokens),
+                vocab(phonetic(tokens[0]) if tokens else ""))
 
     def birth(value: str) -> tuple:
         year, month, day = date_parts(value)
@@ -109,47 +124,21 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
             ordinal = -1
         return (year, month, day, ordinal)
 
-    def place(value: str) -> tuple:
-        return (vocab(value), vocab(department(value)), int(looks_like_postal_code(value)))
-
-    per_record = {column: array("q") for column in ("b", "u", "g", "d", "p", "ghom", "sex", "ins")}
-    b, u, g, d, pl, ghom, sex, ins = per_record.values()
-    for record in records:
-        ids.append(record.id)
-        b.append(row("name", record.birth_name, name))
-        u.append(row("name", record.used_name or "", name))
-        g.append(row("given", record.birth_given_names or record.first_birth_given_name, given))
-        d.append(row("date", record.birth_date, birth))
-        pl.append(row("place", record.birthplace_code, place))
-        ghom.append(vocab(homonym_first_given(record.first_birth_given_name or first_token(record.birth_given_names))))
-        sex.append(_SEX.get(record.sex, 0))
-        ins.append(vocab(record.ins_matricule or ""))
-
-    def expand(kind: str, rows: array, width: int) -> np.ndarray:
-        block = np.array(tables[kind][1], dtype=np.int64).reshape(-1, width)
-        return block[np.frombuffer(rows, dtype=np.int64)] if len(rows) else np.zeros((0, width), dtype=np.int64)
-
-    cols: dict[str, np.ndarray] = {}
-    for prefix, rows in (("b", b), ("u", u)):
-        block = expand("name", rows, len(_NAME_COLS))
-        for i, col in enumerate(_NAME_COLS):
-            cols[f"{prefix}{col}"] = block[:, i]
-    block = expand("given", g, len(_GIVEN_COLS))
-    for i, col in enumerate(_GIVEN_COLS):
-        cols[col] = block[:, i]
-    block = expand("date", d, len(_DATE_COLS))
-    for i, col in enumerate(_DATE_COLS):
-        cols[col] = block[:, i]
-    cols["mmdd"] = np.where((cols["month"] > 0) & (cols["day"] > 0), cols["month"] * 100 + cols["day"], 0)
+    spread("birth_name", name, _NAME_COLS, "b")
+    spread("used_name", name, _NAME_COLS, "u")
+    spread("given", given, _GIVEN_COLS)
+    spread("birth_date", birth, _DATE_COLS)
+    spread("birthplace_code", lambda v: (vocab(v), vocab(department(v)), int(looks_like_postal_code(v))),
+           ("place", "dept", "postal"))
+    spread("first_given", lambda v: (vocab(homonym_first_given(v)),), ("ghom",))
+    spread("sex", lambda v: (_SEX.get(v, 0),), ("sex",))
+    spread("ins", lambda v: (vocab(v),), ("ins",))
+    cols["sex"] = cols["sex"].astype(np.int8)
+    cols["postal"] = cols["postal"].astype(bool)
+    cols["mmdd"] = np.where((cols["month"] > 0) & (cols["day"] > 0), cols["month"] * 100 + cols["day"], 0).astype(np.int32)
     cols["date8"] = cols["year"] * 10_000 + cols["month"] * 100 + cols["day"]  # 00 parts kept: exact compare
-    cols["full8"] = np.where((cols["year"] > 0) & (cols["mmdd"] > 0), cols["date8"], 0)
     # The eight digits YYYYMMDD, for "one digit off" and "two digits swapped".
-    cols["digits"] = ((cols["date8"][:, None] // 10 ** np.arange(7, -1, -1)) % 10).astype(np.int8)
-    block = expand("place", pl, 3)
-    cols["place"], cols["dept"], cols["postal"] = block[:, 0], block[:, 1], block[:, 2].astype(bool)
-    cols["ghom"] = np.frombuffer(ghom, dtype=np.int64)
-    cols["sex"] = np.frombuffer(sex, dtype=np.int64).astype(np.int8)
-    cols["ins"] = np.frombuffer(ins, dtype=np.int64)
+    cols["digits"] = ((cols["date8"][:, None] // 10 ** np.arange(7, -1, -1, dtype=np.int32)) % 10).astype(np.int8)
     strings, hashes = vocab.arrays()
     return Table(records=records if keep_records else None, ids=np.array(ids), strings=strings, hashes=hashes, cols=cols)
 
