@@ -19,7 +19,7 @@ from identities.matching.models import MatchModel, MatchPair, SweepPart, SweepRu
 from identities.matching.records import Record
 from identities.matching.rules import CERTAIN, DUPLICATE, HOMONYM
 from identities.matching.sweep import ScoredPair, candidate_pairs, score
-from identities.matching.table import encode
+from identities.matching.table import Table, encode
 
 Kind = WorklistItem.Kind
 PART_TASK = "identities.matching.sweep_part"
@@ -88,7 +88,7 @@ def pairs_store(found: list[ScoredPair], *, actor, run: SweepRun | None = None) 
             existing = _existing(wanted)
         reopen, rescore, matches = [], [], []
         for key, (pair, print_) in wanted.items():
-            item_id, state, decision, old_print, opened_at = existing[key]
+            item_id, state, decision, old_print, opened_at, old_reason = existing[key]
             if key not in before and opened_at == now:  # inserted by this call, not by a concurrent part
                 outcome.new += 1
             elif state == WorklistItem.State.DONE and decision == WorklistItem.Decision.DISMISSED and old_print and old_print != print_:
@@ -100,7 +100,8 @@ def pairs_store(found: list[ScoredPair], *, actor, run: SweepRun | None = None) 
                 continue  # decided on these very traits: left as decided
             else:
                 outcome.updated += 1
-            rescore.append(WorklistItem(pk=item_id, reason=_reason(pair)))
+            if key in before and _reason(pair) != old_reason:  # new items already carry theirs
+                rescore.append(WorklistItem(pk=item_id, reason=_reason(pair)))
             matches.append(MatchPair(item_id=item_id, score=round(pair.weight, 2), band=pair.band, kind=_match_kind(pair),
                                      explanation=pair.explanation, fingerprint=print_, run=run))
         WorklistItem.objects.bulk_update(rescore, ["reason"], batch_size=2000)
@@ -115,15 +116,15 @@ def pairs_store(found: list[ScoredPair], *, actor, run: SweepRun | None = None) 
 
 
 def _existing(wanted: dict) -> dict:
-    """(kind, lo, hi) → (item id, state, decision, stored fingerprint, opened at) of the pair items already there."""
+    """(kind, lo, hi) → (item id, state, decision, stored fingerprint, opened at, reason) of the pair items already there."""
     found = {}
     firsts = sorted({lo for _kind, lo, _hi in wanted})
     for start in range(0, len(firsts), 1000):
         rows = (WorklistItem.objects.filter(other__isnull=False, identity_id__in=firsts[start:start + 1000])
-                .values_list("kind", "identity_id", "other_id", "pk", "state", "decision", "match__fingerprint", "opened_at"))
-        for kind, lo, hi, pk, state, decision, print_, opened_at in rows:
+                .values_list("kind", "identity_id", "other_id", "pk", "state", "decision", "match__fingerprint", "opened_at", "reason"))
+        for kind, lo, hi, pk, state, decision, print_, opened_at, reason in rows:
             if (kind, lo, hi) in wanted:
-                found[(kind, lo, hi)] = (pk, state, decision, print_ or "", opened_at)
+                found[(kind, lo, hi)] = (pk, state, decision, print_ or "", opened_at, reason)
     return found
 
 
@@ -142,13 +143,16 @@ def worklist_detect_pairs(*, actor, identity_id: int | None = None) -> int:
 
 # --- The whole base, in parts ---
 
-def sweep_start(*, actor, parts: int | None = None, dispatch: bool = True) -> SweepRun:
-    """Open a sweep: learn the model (EM on one part's candidate pairs), store it, queue the parts for the workers."""
+def sweep_start(*, actor, parts: int | None = None, dispatch: bool = True, table: Table | None = None) -> SweepRun:
+    """Open a sweep: learn the model (EM on one part's candidate pairs), store it, queue the parts for the workers.
+
+    ``table``: the base already encoded by the caller (a sweep run in one process encodes it once).
+    """
     require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV lance la détection des doublons."))
     parts = parts or settings.MATCHING_SWEEP_PARTS
     if parts < 1:
         raise RuleViolation(_("le nombre de parties doit être au moins 1"), field="parts")
-    table = encode(store.active_records(), keep_records=False)
+    table = table if table is not None else encode(store.active_records(), keep_records=False)
     if len(table) >= settings.MATCHING_ESTIMATE_FROM:
         # One part's candidates are a fair sample of all of them (a hash range of keys) and EM
         # needs no more: the parts then score with this model.
@@ -171,7 +175,7 @@ def _dispatch(run_id: int) -> None:
         enqueue(PART_TASK, part_id)
 
 
-def sweep_part_work(part_id: int, *, actor) -> str:
+def sweep_part_work(part_id: int, *, actor, table: Table | None = None) -> str:
     """Do one part: its candidate pairs scored with the run's model, stored with the part's DONE in one transaction.
 
     Idempotent: a part already done is skipped; a part redone (its worker was killed, or two
@@ -184,7 +188,7 @@ def sweep_part_work(part_id: int, *, actor) -> str:
         state=SweepPart.State.RUNNING, started_at=timezone.now(), attempts=part.attempts + 1
     )
     run = part.run
-    table = encode(store.active_records())
+    table = table if table is not None else encode(store.active_records())
     parts = run.parts.count()
     left, right, _skipped = candidate_pairs(table, parts=parts, part=part.number)
     scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
@@ -216,9 +220,10 @@ class SweepOutcome:
 
 def sweep_run_inline(*, actor, parts: int = 1) -> SweepOutcome:
     """The whole sweep in this process (the command, the CIV's refresh button, tests): start, then every part in turn."""
-    run = sweep_start(actor=actor, parts=parts, dispatch=False)
+    table = encode(store.active_records())
+    run = sweep_start(actor=actor, parts=parts, dispatch=False, table=table)
     for part_id in run.parts.values_list("pk", flat=True):
-        sweep_part_work(part_id, actor=actor)
+        sweep_part_work(part_id, actor=actor, table=table)
     run.refresh_from_db()
     return SweepOutcome(run=run, new=sum(run.parts.values_list("new", flat=True)))
 
