@@ -80,11 +80,11 @@ def run_engine(data: Path, out: Path, parts: int) -> dict:
 
     started = time.monotonic()
     with data.open(newline="") as handle:
-        rows = csv.DictReader(handle)
-        records = (Record(id=int(r["id"]), birth_name=r["birth_name"], used_name=r["used_name"],
-                          birth_given_names=r["birth_given_names"], first_birth_given_name=r["first_birth_given_name"],
-                          birth_date=r["birth_date"], sex=r["sex"], birthplace_code=r["birthplace_code"],
-                          ins_matricule=r["ins_matricule"] or None) for r in rows)
+        rows = csv.reader(handle)
+        assert tuple(next(rows)) == COLUMNS
+        records = (Record(id=int(i), birth_name=birth, used_name=used, birth_given_names=given, first_birth_given_name=first,
+                          birth_date=born, sex=sex, birthplace_code=place, ins_matricule=ins or None)
+                   for i, birth, used, given, first, born, sex, place, ins in rows)
         table = encode(records, keep_records=False)
     encoded = time.monotonic()
     lefts, rights = [], []

@@ -124,25 +124,32 @@ def family_codes(table: Table) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """
     h = table.hashes
     fragment = _fragment_hashes(table)
-    sides = [{"core": h[table.bcore], "sound": h[table.bsound], "fragment": tuple(f[table.bkey] for f in fragment),
-              "present": table.bcore > 0},
-             {"core": h[table.ucore], "sound": h[table.usound], "fragment": tuple(f[table.ukey] for f in fragment),
-              "present": table.ucore > 0}]
-    common = {"first": h[table.g1], "first_sound": h[table.first_sound],
-              **{name: table.cols[name].astype(np.uint64) for name in _NUMBERS}}
-    common["date8"] = np.where(table.year > 0, common["date8"], np.uint64(0))  # a date is no key without its year
-    rows = np.arange(len(table), dtype=np.int32)
+    n = len(table)
+    # Each component's words are worked out when a key needs them (a take of n uint64), never
+    # all at once: 14 name words of 8 bytes per identity would outweigh the table itself.
+    sides = [{"core": lambda c=c: h[table.cols[c + "core"]], "sound": lambda c=c: h[table.cols[c + "sound"]],
+              "fragment": tuple(lambda c=c, f=f: f[table.cols[c + "key"]] for f in fragment),
+              "present": lambda c=c: table.cols[c + "core"] > 0}
+             for c in ("b", "u")]
+    common = {"first": lambda: h[table.g1], "first_sound": lambda: h[table.first_sound],
+              # a date is no key without its year
+              "date8": lambda: np.where(table.year > 0, table.date8, 0).astype(np.uint64),
+              **{name: lambda name=name: table.cols[name].astype(np.uint64) for name in _NUMBERS - {"date8"}}}
+    everyone = {"present": lambda: np.ones(n, dtype=bool)}
+    rows = np.arange(n, dtype=np.int32)
     for family in dict.fromkeys(name for name, _parts in FAMILIES):
         codes, owners = [], []
         for parts in (parts for name, parts in FAMILIES if name == family):
-            for side in (sides if _PER_NAME & set(parts) else [{"present": np.ones(len(table), dtype=bool)}]):
+            for side in (sides if _PER_NAME & set(parts) else [everyone]):
                 options = [side[part] if part in _PER_NAME else common[part] for part in parts]
-                for words in itertools.product(*(o if isinstance(o, tuple) else (o,) for o in options)):
-                    present = side["present"].copy()
+                for makers in itertools.product(*(o if isinstance(o, tuple) else (o,) for o in options)):
+                    words = [make() for make in makers]
+                    present = side["present"]()
                     for word in words:
                         present &= word != 0
                     codes.append(_mix(np.uint64(stable_hash(family)), [word[present] for word in words]).astype(np.int64))
                     owners.append(rows[present])
+                    del words, present
         yield family, np.concatenate(codes), np.concatenate(owners)
 
 

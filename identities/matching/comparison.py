@@ -85,8 +85,8 @@ def _strings(table: Table, ids: np.ndarray) -> np.ndarray:
 
 def _distance(table: Table, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     if not len(x):
-        return np.zeros(0, dtype=np.int64)
-    return cpdist(_strings(table, x), _strings(table, y), scorer=OSA.distance, workers=-1).astype(np.int64)
+        return np.zeros(0, dtype=np.int32)
+    return cpdist(_strings(table, x), _strings(table, y), scorer=OSA.distance, workers=-1).astype(np.int32)
 
 
 def _similarity(table: Table, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -105,7 +105,7 @@ def _assign(levels: np.ndarray, undecided: np.ndarray, condition: np.ndarray, le
 def name_levels(t: Table, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(a)
     levels = np.full(n, Name.OTHER, dtype=np.int8)
-    value = np.zeros(n, dtype=np.int64)
+    value = np.zeros(n, dtype=np.int32)
     todo = np.ones(n, dtype=bool)
     exact = t.bkey[a] == t.bkey[b]
     value[exact] = t.bkey[a][exact]
@@ -135,13 +135,16 @@ def name_levels(t: Table, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _lengths(t: Table, ids: np.ndarray) -> np.ndarray:
-    return np.fromiter((len(s) for s in t.strings[ids]), dtype=np.int64, count=len(ids))
+    cache = t.__dict__.setdefault("_lengths", [])
+    if not cache:
+        cache.append(np.fromiter((len(s) for s in t.strings), dtype=np.int32, count=len(t.strings)))
+    return cache[0][ids]
 
 
 def given_levels(t: Table, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(a)
     levels = np.full(n, Given.OTHER, dtype=np.int8)
-    value = np.zeros(n, dtype=np.int64)
+    value = np.zeros(n, dtype=np.int32)
     todo = np.ones(n, dtype=bool)
     _assign(levels, todo, (t.gcount[a] == 0) | (t.gcount[b] == 0), Given.BLANK)
     exact = t.gall[a] == t.gall[b]
@@ -217,9 +220,26 @@ def place_levels(t: Table, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return levels
 
 
-def compare(t: Table, a: np.ndarray, b: np.ndarray) -> Comparison:
-    """Every trait's level for the pairs (a[i], b[i]) of table rows."""
-    name, name_value = name_levels(t, a, b)
-    given, given_value = given_levels(t, a, b)
-    levels = np.stack([name, given, date_levels(t, a, b), sex_levels(t, a, b), place_levels(t, a, b)], axis=1)
+# Pairs compared at once: the temporaries of one chunk (a few arrays of ints and the strings
+# handed to RapidFuzz) stay a few hundred MB whatever the number of candidates.
+CHUNK = 500_000
+
+
+def compare(t: Table, a: np.ndarray, b: np.ndarray, *, chunk: int = CHUNK) -> Comparison:
+    """Every trait's level for the pairs (a[i], b[i]) of table rows, ``chunk`` pairs at a time.
+
+    Levels are int8 and the agreeing values int32: 13 bytes a pair are kept.
+    """
+    n = len(a)
+    levels = np.empty((n, len(TRAITS)), dtype=np.int8)
+    name_value = np.empty(n, dtype=np.int32)
+    given_value = np.empty(n, dtype=np.int32)
+    for start in range(0, n, chunk):
+        x, y = a[start:start + chunk], b[start:start + chunk]
+        part = slice(start, start + len(x))
+        levels[part, 0], name_value[part] = name_levels(t, x, y)
+        levels[part, 1], given_value[part] = given_levels(t, x, y)
+        levels[part, 2] = date_levels(t, x, y)
+        levels[part, 3] = sex_levels(t, x, y)
+        levels[part, 4] = place_levels(t, x, y)
     return Comparison(left=a, right=b, levels=levels, name_value=name_value, given_value=given_value)

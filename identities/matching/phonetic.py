@@ -32,7 +32,7 @@ _RULES = [
 _SILENT_END = re.compile(r"(?<=..)[ESTDX]$")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=50_000)
 def phonetic(value: str) -> str:
     """The key of a name already in search-key form (upper case, no accents)."""
     text = value

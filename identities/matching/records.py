@@ -27,24 +27,27 @@ class Record:
     ipp: str = ""
 
 
+# The caches serve the desk and the tests (one record at a time); a sweep works out each distinct
+# value once anyway (``table.encode``), so they stay small.
+
 # Leading particles a desk may drop, glue or split (DE LA FONTAINE, D'ALMEIDA, LE GALL).
 _PARTICLE_TOKENS = {"DE", "D", "DU", "DES", "LE", "LA", "L"}
 _GLUED = ("DELA", "DES", "DE", "DU", "LE", "LA")
 
 
-@lru_cache(maxsize=400_000)
+@lru_cache(maxsize=50_000)
 def name_key(value: str) -> str:
     """The name with case, accents and separators folded away: LE GALL, LE-GALL, LEGALL are one key."""
     return search_key(value).replace(" ", "").replace("'", "")
 
 
-@lru_cache(maxsize=400_000)
+@lru_cache(maxsize=50_000)
 def name_search(value: str) -> str:
     """The stored ``*_name_key`` form (separators kept, made alike): what the homonym rule compares."""
     return search_key(value)
 
 
-@lru_cache(maxsize=400_000)
+@lru_cache(maxsize=50_000)
 def name_core(value: str) -> str:
     """The name without its leading particle, so DE OLIVEIRA, D'OLIVEIRA, OLIVEIRA and DEOLIVEIRA meet.
 
@@ -66,12 +69,12 @@ def name_core(value: str) -> str:
     return joined
 
 
-@lru_cache(maxsize=400_000)
+@lru_cache(maxsize=50_000)
 def name_sound(value: str) -> str:
     return phonetic(name_core(value))
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=50_000)
 def given_tokens(value: str) -> tuple[str, ...]:
     """The given names one by one; a composed name counts as its parts (JEAN-PIERRE = JEAN PIERRE)."""
     return tuple(search_key(value).replace("'", " ").split())

@@ -18,6 +18,8 @@ from identities.matching.table import Table, encode
 # be a cross product); such groups are skipped and counted. None reaches it on 1,000,000
 # generated identities.
 MAX_GROUP = 2000
+# Keys grouped at once (see candidate_pairs).
+GROUPING = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,20 @@ def candidate_pairs(table: Table, *, parts: int = 1, part: int = 0, max_group: i
         if parts > 1:
             mine = (codes.view(np.uint64) % np.uint64(parts)) == np.uint64(part)
             codes, rows = codes[mine], rows[mine]
-        pairs, skipped_here = _group_pairs(codes, rows, max_group)
-        skipped += skipped_here
-        found.append(pairs[0] * n + pairs[1])
-        if counts is not None:
-            counts[family] = counts.get(family, 0) + len(pairs[0])
+        # A large family is grouped a range of codes at a time (a key lives in one range): the
+        # sort and the pair arrays of one range stay ~100 MB whatever the base.
+        ranges = max(1, -(-len(codes) // GROUPING))
+        for piece in range(ranges):
+            if ranges > 1:
+                mine = (codes.view(np.uint64) // np.uint64(parts)) % np.uint64(ranges) == np.uint64(piece)
+                pairs, skipped_here = _group_pairs(codes[mine], rows[mine], max_group)
+            else:
+                pairs, skipped_here = _group_pairs(codes, rows, max_group)
+            skipped += skipped_here
+            found.append(pairs[0] * n + pairs[1])
+            if counts is not None:
+                counts[family] = counts.get(family, 0) + len(pairs[0])
+        del codes, rows
     unique = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     # int64 rows, as before: callers combine them (left * n + right) and must not overflow.
     return unique // n, unique % n, skipped

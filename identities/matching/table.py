@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterable, Sequence
@@ -67,13 +68,6 @@ _DATE_COLS = ("year", "month", "day", "ordinal")
 _RAW = ("birth_name", "used_name", "given", "birth_date", "birthplace_code", "first_given", "sex", "ins")
 
 
-def _factorize(values: list[str]) -> tuple[np.ndarray, list[str]]:
-    """(row of each value in the distinct list, the distinct values in first-seen order)."""
-    index: dict[str, int] = {}
-    rows = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
-    return rows, list(index)
-
-
 def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
     """Arrays (int32 ids, int8 small codes) for every trait form a rule needs.
 
@@ -86,21 +80,26 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
     if keep_records and not isinstance(records, list):
         records = list(records)
     ids: list = []
-    raw: dict[str, list[str]] = {column: [] for column in _RAW}
-    appends = [raw[column].append for column in _RAW]
+    # Each column is reduced to its distinct values while it is read: a record costs 4 bytes
+    # per trait here, and the strings held are the distinct ones only.
+    indexes: list[dict[str, int]] = [{} for _ in _RAW]
+    rows = [array("i") for _ in _RAW]
+    steps = [(index.setdefault, column.append, index) for index, column in zip(indexes, rows)]
     add_id = ids.append
     for r in records:
         add_id(r.id)
-        for append, value in zip(appends, (
+        for (seen, append, index), value in zip(steps, (
                 r.birth_name, r.used_name or "", r.birth_given_names or r.first_birth_given_name, r.birth_date,
                 r.birthplace_code, r.first_birth_given_name or first_token(r.birth_given_names), r.sex,
                 r.ins_matricule or "")):
-            append(value)
+            append(seen(value, len(index)))
+    raw = {column: (np.frombuffer(row, dtype=np.int32), list(index)) for column, row, index in zip(_RAW, rows, indexes)}
+    del indexes, steps
     vocab = Vocabulary()
     cols: dict[str, np.ndarray] = {}
 
     def spread(column: str, build, names: tuple[str, ...], prefix: str = "") -> None:
-        rows, distinct = _factorize(raw.pop(column))
+        rows, distinct = raw.pop(column)
         block = np.array([build(value) for value in distinct], dtype=np.int32).reshape(-1, len(names))
         for i, name in enumerate(names):
             cols[prefix + name] = block[rows, i] if len(rows) else np.zeros(0, dtype=np.int32)
@@ -110,10 +109,13 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
             return (0, 0, 0, 0)
         return (vocab(name_key(value)), vocab(name_core(value)), vocab(name_sound(value)), vocab(name_search(value)))
 
+    orders: dict[tuple[str, ...], int] = {(): 0}  # the given names in alphabetical order: compared for equality only
+
     def given(value: str) -> tuple:
         tokens = given_tokens(value)
         token_ids = [vocab(token) for token in tokens[:3]] + [0, 0, 0]
-        return (vocab(" ".join(tokens)), vocab(" ".join(sorted(tokens))), *token_ids[:3], len(tokens),
+        in_order = orders.setdefault(tuple(sorted(tokens)), len(orders))
+        return (vocab(" ".join(tokens)), in_order, *token_ids[:3], len(tokens),
                 vocab(phonetic(tokens[0]) if tokens else ""))
 
     def birth(value: str) -> tuple:
@@ -132,7 +134,12 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
            ("place", "dept", "postal"))
     spread("first_given", lambda v: (vocab(homonym_first_given(v)),), ("ghom",))
     spread("sex", lambda v: (_SEX.get(v, 0),), ("sex",))
-    spread("ins", lambda v: (vocab(v),), ("ins",))
+    # The matricule is only ever compared for equality: its distinct row (0 for none), no vocabulary entry.
+    rows, distinct = raw.pop("ins")
+    ins = np.arange(1, len(distinct) + 1, dtype=np.int32)
+    if "" in distinct:
+        ins[distinct.index("")] = 0
+    cols["ins"] = ins[rows]
     cols["sex"] = cols["sex"].astype(np.int8)
     cols["postal"] = cols["postal"].astype(bool)
     cols["mmdd"] = np.where((cols["month"] > 0) & (cols["day"] > 0), cols["month"] * 100 + cols["day"], 0).astype(np.int32)
