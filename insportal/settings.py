@@ -208,6 +208,12 @@ INS_RECEPTION_VERIFIER = env_str("INS_RECEPTION_VERIFIER", "identities.workflows
 FHIR_PAGE_SIZE = env_int("FHIR_PAGE_SIZE", 20)
 FHIR_MAX_PAGE_SIZE = env_int("FHIR_MAX_PAGE_SIZE", 100)
 
+# --- Duplicate matching (identities/matching) ---
+# Parts of the nightly sweep (hash ranges of blocking keys), queued for the workers to take in parallel.
+MATCHING_SWEEP_PARTS = env_int("MATCHING_SWEEP_PARTS", 4)
+# Below this many identities the sweep does not learn its own m/u (EM needs many pairs): it keeps the last model.
+MATCHING_ESTIMATE_FROM = env_int("MATCHING_ESTIMATE_FROM", 5000)
+
 # --- INSi workflows: recovery, verification, campaigns (identities/workflows) ---
 # Similarity rate (0-100 %) from which a recovery result feeds the identity without a click; 0: never (default).
 INSI_AUTO_FEED_THRESHOLD = env_float("INSI_AUTO_FEED_THRESHOLD", 0.0)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import date, datetime
 
 from django.conf import settings
@@ -141,6 +142,19 @@ class CreationOutcome:
     candidates: list[Identity] = field(default_factory=list)
 
 
+def _anteriority_candidates(strict, used: str) -> list[Identity]:
+    candidates = selectors.anteriority_search(
+        name=strict.birth_name, given_name=strict.first_birth_given_name, birth_date=strict.birth_date
+    )
+    if used:
+        seen = {c.pk for c in candidates}
+        candidates += [
+            c for c in selectors.anteriority_search(name=used, given_name=strict.first_birth_given_name, birth_date=strict.birth_date)
+            if c.pk not in seen
+        ]
+    return candidates
+
+
 def identity_create(
     *,
     actor,
@@ -155,11 +169,15 @@ def identity_create(
     birth_date_corrected: bool = False,
     channel: str = Channel.SM,
     acknowledged_candidates: list[int] | tuple[int, ...] = (),
+    find_candidates: Callable[[dict], list[Identity]] | None = None,
 ) -> CreationOutcome:
     """Create a provisional identity after an anteriority search.
 
     When the search finds candidates the caller has not acknowledged (seen and judged
-    to be other people), nothing is written and the candidates are returned.
+    to be other people), nothing is written and the candidates are returned. The search is
+    the selectors' one unless the caller passes its own ``find_candidates`` (the portal
+    passes the matching engine's, which takes the normalised traits); the core knows no
+    capability.
     """
     require_permission(actor, "identities.add_identity", "Refusé : vous n'avez pas le droit de créer une identité.")
     if channel not in Channel.values:
@@ -179,15 +197,10 @@ def identity_create(
         raise _as_violation(error) from error
     _check_birthplace(strict.birthplace_code, strict.birth_date)
 
-    candidates = selectors.anteriority_search(
-        name=strict.birth_name, given_name=strict.first_birth_given_name, birth_date=strict.birth_date
-    )
-    if used:
-        seen = {c.pk for c in candidates}
-        candidates += [
-            c for c in selectors.anteriority_search(name=used, given_name=strict.first_birth_given_name, birth_date=strict.birth_date)
-            if c.pk not in seen
-        ]
+    if find_candidates is not None:
+        candidates = list(find_candidates(vars(strict) | {"used_name": used, "used_given_name": used_given}))
+    else:
+        candidates = _anteriority_candidates(strict, used)
     unacknowledged = [c for c in candidates if c.pk not in set(acknowledged_candidates)]
     if unacknowledged:
         return CreationOutcome(identity=None, candidates=unacknowledged)

@@ -1,1 +1,1 @@
-"""Duplicate and homonym matching: candidate pairs, their detection over the base, the labelled generated identities that score it."""
+"""Duplicate and homonym matching: candidate pairs, their detection over the base, the labelled generated identities that score it, and the pure engine (blocking, Fellegi-Sunter scoring, rules, French explanations) behind them."""

@@ -1,34 +1,33 @@
-"""Duplicate and homonym pairs: which identities look like one person, queued for the CIV's decision."""
+"""Duplicate and homonym pairs: the engine's verdicts stored as CIV queue items, one identity at once or the whole base in parts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from identities.core.errors import require_permission
+from identities.core.errors import RuleViolation, require_permission
 from identities.core.models import Identity, WorklistItem
+from identities.core.queue import enqueue
 from identities.core.worklists import worklists_sync
+from identities.matching import desk, store
+from identities.matching.explain import BAND_TEXTS, french_number
+from identities.matching.models import MatchModel, MatchPair, SweepPart, SweepRun
+from identities.matching.records import Record
+from identities.matching.rules import CERTAIN, DUPLICATE, HOMONYM
+from identities.matching.sweep import ScoredPair, candidate_pairs, score
+from identities.matching.table import Table, encode
 
 Kind = WorklistItem.Kind
-
-# Two names are "close" from this trigram similarity on (one typo in a name of six letters
-# scores about 0.55); used by the duplicate sweep on PostgreSQL only.
-CLOSE_NAME_SIMILARITY = 0.5
+PART_TASK = "identities.matching.sweep_part"
+_QUEUE_OF = {DUPLICATE: Kind.DUPLICATE, HOMONYM: Kind.HOMONYM}
 
 
-@dataclass(frozen=True)
-class _PairSide:
-    id: int
-    sex: str
-    birthplace_code: str
-    ins_matricule: str | None
-
-
-def _pair_kind_and_reason(a: _PairSide, b: _PairSide, same_names: bool) -> tuple[str, str]:
-    """Same names, first given name and birth date but evidence of two people: homonyms; otherwise a potential duplicate."""
-    if not same_names:
-        return Kind.DUPLICATE, _("Même date de naissance, noms et prénoms proches (une faute de frappe ?)")
+def _homonym_reason(a: Record, b: Record) -> str:
+    """The sentence the homonym queue has always shown: what is the same, then the signs of two people."""
     differences = []
     if a.sex != b.sex:
         differences.append(_("sexes différents"))
@@ -37,75 +36,225 @@ def _pair_kind_and_reason(a: _PairSide, b: _PairSide, same_names: bool) -> tuple
     if a.birthplace_code and b.birthplace_code and a.birthplace_code != b.birthplace_code:
         differences.append(_("lieux de naissance différents"))
     same = _("Même nom (de naissance ou utilisé), même premier prénom, même date de naissance")
-    if differences:
-        return Kind.HOMONYM, f"{same} ; {', '.join(differences)}"
-    return Kind.DUPLICATE, same
+    return f"{same} ; {', '.join(differences)}" if differences else same
 
 
-def _first_given_name_key(alias: str) -> str:
-    # Stored given names are already in INSi form (upper case, no accents), so folding the
-    # separators is enough to make hyphen, apostrophe and space alike, as traits.search_key does.
-    return f"replace(replace({alias}.first_birth_given_name, '-', ' '), '''', ' ')"
+def _reason(pair: ScoredPair) -> str:
+    if pair.kind == HOMONYM:
+        return _homonym_reason(pair.left, pair.right)
+    if pair.band == CERTAIN:
+        return _("Même matricule INS sur les deux identités : doublon certain (collision INS à fusionner)")
+    # The queue's one line: the verdict and what differs (the pair page shows every trait).
+    differing = [line.split(" (", 1)[0] for line in pair.explanation[:5] if " : identique" not in line]
+    return _("%(band)s, score %(score)s : %(differing)s") % {
+        "band": BAND_TEXTS[pair.band].capitalize(), "score": french_number(pair.weight),
+        "differing": " ; ".join(differing) or _("tous les traits identiques"),
+    }
 
 
-def _pair_rows(identity_id: int | None) -> list[tuple]:
-    table = Identity._meta.db_table
-    same_names = (
-        f"({_first_given_name_key('a')} = {_first_given_name_key('b')} AND ("
-        "a.birth_name_key IN (b.birth_name_key, b.used_name_key)"
-        " OR (a.used_name_key <> '' AND a.used_name_key IN (b.birth_name_key, b.used_name_key))))"
-    )
-    params: list = []
-    condition = same_names
-    if connection.vendor == "postgresql":
-        # Close names by trigrams; on other databases only exact normalised keys are compared.
-        condition = (
-            f"{same_names} OR (GREATEST(similarity(a.birth_name_key, b.birth_name_key), similarity(a.used_name_key, b.used_name_key)) >= %s"
-            " AND similarity(a.given_names_key, b.given_names_key) >= %s)"
-        )
-        params += [CLOSE_NAME_SIMILARITY, CLOSE_NAME_SIMILARITY]
-    scope = "a.id = %s AND b.id <> a.id" if identity_id is not None else "a.id < b.id"
-    if identity_id is not None:
-        params.append(identity_id)
-    sql = f"""
-        SELECT a.id, a.sex, a.birthplace_code, a.ins_matricule, b.id, b.sex, b.birthplace_code, b.ins_matricule,
-               CASE WHEN {same_names} THEN 1 ELSE 0 END
-        FROM {table} a JOIN {table} b ON b.birth_date = a.birth_date
-        WHERE a.is_active AND b.is_active AND ({condition}) AND {scope}
+def _match_kind(pair: ScoredPair) -> str:
+    if pair.kind == HOMONYM:
+        return MatchPair.Kind.HOMONYM
+    return MatchPair.Kind.INS_COLLISION if pair.band == CERTAIN else MatchPair.Kind.DUPLICATE
+
+
+@dataclass
+class StoreOutcome:
+    new: int = 0  # queued for the first time, or reopened (a trait changed since it was dismissed)
+    updated: int = 0
+
+
+def pairs_store(found: list[ScoredPair], *, actor, run: SweepRun | None = None) -> StoreOutcome:
+    """Queue the engine's pairs: new ones opened, open ones rescored, dismissed ones reopened only if a trait changed.
+
+    Safe to run twice or concurrently on the same pairs (a part redone after a killed worker):
+    a pair is one row (the queue's unique constraint), whoever writes it first.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    outcome = StoreOutcome()
+    if not found:
+        return outcome
+    wanted = {}
+    for pair in found:
+        lo, hi = sorted((pair.left, pair.right), key=lambda r: r.id)
+        wanted[(_QUEUE_OF[pair.kind], lo.id, hi.id)] = (pair, store.fingerprint(lo, hi))
+    existing = _existing(wanted)
+    before = set(existing)
+    now = timezone.now()
+    fresh = [WorklistItem(kind=kind, identity_id=lo, other_id=hi, reason=_reason(pair), created_by=actor, opened_at=now)
+             for (kind, lo, hi), (pair, _print) in wanted.items() if (kind, lo, hi) not in existing]
+    with transaction.atomic():
+        WorklistItem.objects.bulk_create(fresh, batch_size=2000, ignore_conflicts=True)
+        if fresh:
+            existing = _existing(wanted)
+        reopen, rescore, matches = [], [], []
+        for key, (pair, print_) in wanted.items():
+            item_id, state, decision, old_print, opened_at, old_reason = existing[key]
+            if key not in before and opened_at == now:  # inserted by this call, not by a concurrent part
+                outcome.new += 1
+            elif state == WorklistItem.State.DONE and decision == WorklistItem.Decision.DISMISSED and old_print and old_print != print_:
+                reopen.append(item_id)
+                outcome.new += 1
+            elif key not in before:
+                continue  # a concurrent part wrote it first, with its verdict
+            elif state == WorklistItem.State.DONE:
+                continue  # decided on these very traits: left as decided
+            else:
+                outcome.updated += 1
+            if key in before and _reason(pair) != old_reason:  # new items already carry theirs
+                rescore.append(WorklistItem(pk=item_id, reason=_reason(pair)))
+            matches.append(MatchPair(item_id=item_id, score=round(pair.weight, 2), band=pair.band, kind=_match_kind(pair),
+                                     explanation=pair.explanation, fingerprint=print_, run=run))
+        WorklistItem.objects.bulk_update(rescore, ["reason"], batch_size=2000)
+        WorklistItem.objects.filter(pk__in=reopen).update(
+            state=WorklistItem.State.OPEN, decision="", decided_by=None, decided_at=None, opened_at=now,
+            decision_note=_("rouverte : un trait d'une des deux identités a changé depuis qu'elle a été écartée"),
+        )
+        ids = [m.item_id for m in matches]
+        MatchPair.objects.filter(item_id__in=ids).delete()
+        MatchPair.objects.bulk_create(matches, batch_size=2000)
+    return outcome
 
+
+def _existing(wanted: dict) -> dict:
+    """(kind, lo, hi) → (item id, state, decision, stored fingerprint, opened at, reason) of the pair items already there."""
+    found = {}
+    firsts = sorted({lo for _kind, lo, _hi in wanted})
+    for start in range(0, len(firsts), 1000):
+        rows = (WorklistItem.objects.filter(other__isnull=False, identity_id__in=firsts[start:start + 1000])
+                .values_list("kind", "identity_id", "other_id", "pk", "state", "decision", "match__fingerprint", "opened_at", "reason"))
+        for kind, lo, hi, pk, state, decision, print_, opened_at, reason in rows:
+            if (kind, lo, hi) in wanted:
+                found[(kind, lo, hi)] = (pk, state, decision, print_ or "", opened_at, reason)
+    return found
+
+
+# --- One identity, at once ---
 
 def worklist_detect_pairs(*, actor, identity_id: int | None = None) -> int:
-    """Find potential duplicates and homonyms, for one identity or the whole base; returns new items.
-
-    A pair shares its birth date and either the same normalised birth or used name and
-    first given name, or (PostgreSQL) close names by trigram similarity. Pairs with the
-    same names but a sign of two people (sex, INS, birthplace) go to the homonym queue.
-    """
+    """Check one identity against the base (created or changed just now), or sweep the whole base; returns the pairs new to the CIV."""
     require_permission(actor, "identities.view_identity", _("Refusé : vous n'avez pas accès aux identités."))
-    items = []
-    for row in _pair_rows(identity_id):
-        a, b = _PairSide(*row[0:4]), _PairSide(*row[4:8])
-        if a.id > b.id:
-            a, b = b, a
-        kind, reason = _pair_kind_and_reason(a, b, same_names=bool(row[8]))
-        items.append(WorklistItem(kind=kind, identity_id=a.id, other_id=b.id, reason=reason, created_by=actor))
-    known = set()
-    first_ids = sorted({item.identity_id for item in items})
-    for start in range(0, len(first_ids), 1000):
-        known |= set(
-            WorklistItem.objects.filter(other__isnull=False, identity_id__in=first_ids[start:start + 1000])
-            .values_list("kind", "identity_id", "other_id")
-        )
-    # A pair already queued, or dismissed, is not queued again.
-    new = [item for item in items if (item.kind, item.identity_id, item.other_id) not in known]
+    if identity_id is None:
+        return sweep_run_inline(actor=actor).new
+    identity = Identity.objects.filter(pk=identity_id, is_active=True).first()
+    if identity is None:
+        return 0
+    return pairs_store(desk.check_identity(identity), actor=actor).new
+
+
+# --- The whole base, in parts ---
+
+def sweep_start(*, actor, parts: int | None = None, dispatch: bool = True, table: Table | None = None) -> SweepRun:
+    """Open a sweep: learn the model (EM on one part's candidate pairs), store it, queue the parts for the workers.
+
+    ``table``: the base already encoded by the caller (a sweep run in one process encodes it once).
+    """
+    require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV lance la détection des doublons."))
+    parts = parts or settings.MATCHING_SWEEP_PARTS
+    if parts < 1:
+        raise RuleViolation(_("le nombre de parties doit être au moins 1"), field="parts")
+    table = table if table is not None else encode(store.active_records(), keep_records=False)
+    if len(table) >= settings.MATCHING_ESTIMATE_FROM:
+        # One part's candidates are a fair sample of all of them (a hash range of keys) and EM
+        # needs no more: the parts then score with this model.
+        left, right, _skipped = candidate_pairs(table, parts=parts, part=0)
+        stored = store.model_save(score(table, left, right, bands=store.bands()).model, identities=len(table))
+    else:
+        # Too few identities for EM to learn anything: the last model (generated identities' at first).
+        store.current_model()
+        stored = MatchModel.objects.first()
     with transaction.atomic():
-        # ignore_conflicts: a concurrent detection of the same pair hits the unique constraint.
-        WorklistItem.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-    return len(new)
+        run = SweepRun.objects.create(started_by=actor, model=stored, identities=len(table))
+        SweepPart.objects.bulk_create([SweepPart(run=run, number=n) for n in range(parts)])
+        if dispatch:
+            transaction.on_commit(partial(_dispatch, run.pk))
+    return run
+
+
+def _dispatch(run_id: int) -> None:
+    for part_id in SweepPart.objects.filter(run_id=run_id).exclude(state=SweepPart.State.DONE).values_list("pk", flat=True):
+        enqueue(PART_TASK, part_id)
+
+
+def sweep_part_work(part_id: int, *, actor, table: Table | None = None) -> str:
+    """Do one part: its candidate pairs scored with the run's model, stored with the part's DONE in one transaction.
+
+    Idempotent: a part already done is skipped; a part redone (its worker was killed, or two
+    workers took it) writes no pair twice and is counted once.
+    """
+    part = SweepPart.objects.select_related("run").filter(pk=part_id).first()
+    if part is None or part.state == SweepPart.State.DONE:
+        return "skipped"
+    SweepPart.objects.filter(pk=part_id).exclude(state=SweepPart.State.DONE).update(
+        state=SweepPart.State.RUNNING, started_at=timezone.now(), attempts=part.attempts + 1
+    )
+    run = part.run
+    table = table if table is not None else encode(store.active_records())
+    parts = run.parts.count()
+    left, right, _skipped = candidate_pairs(table, parts=parts, part=part.number)
+    scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
+    found = list(scored.pairs())
+    with transaction.atomic():
+        locked = SweepPart.objects.select_for_update().get(pk=part_id)
+        if locked.state == SweepPart.State.DONE:
+            return "skipped"  # another worker finished it meanwhile: its pairs are there
+        outcome = pairs_store(found, actor=actor, run=run)
+        locked.state, locked.finished_at = SweepPart.State.DONE, timezone.now()
+        locked.candidates, locked.proposed, locked.new = len(scored), len(found), outcome.new
+        locked.save()
+        if not run.parts.exclude(state=SweepPart.State.DONE).exists():
+            SweepRun.objects.filter(pk=run.pk, state=SweepRun.State.RUNNING).update(state=SweepRun.State.DONE, finished_at=timezone.now())
+    return "done"
+
+
+def sweeps_to_resume() -> list[int]:
+    """Parts not done of runs still running (after a worker was killed, its part is redone)."""
+    return list(SweepPart.objects.filter(run__state=SweepRun.State.RUNNING).exclude(state=SweepPart.State.DONE)
+                .values_list("pk", flat=True))
+
+
+@dataclass
+class SweepOutcome:
+    run: SweepRun
+    new: int
+
+
+def sweep_run_inline(*, actor, parts: int = 1) -> SweepOutcome:
+    """The whole sweep in this process (the command, the CIV's refresh button, tests): start, then every part in turn."""
+    table = encode(store.active_records())
+    run = sweep_start(actor=actor, parts=parts, dispatch=False, table=table)
+    for part_id in run.parts.values_list("pk", flat=True):
+        sweep_part_work(part_id, actor=actor, table=table)
+    run.refresh_from_db()
+    return SweepOutcome(run=run, new=sum(run.parts.values_list("new", flat=True)))
+
+
+@dataclass
+class SweepProgress:
+    run: SweepRun
+    parts: int
+    done: int
+    running: int
+    proposed: int
+    new: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.parts) if self.parts else 100
+
+
+def sweep_progress(run: SweepRun) -> SweepProgress:
+    parts = list(run.parts.all())
+    return SweepProgress(
+        run=run, parts=len(parts), done=sum(p.state == SweepPart.State.DONE for p in parts),
+        running=sum(p.state == SweepPart.State.RUNNING for p in parts),
+        proposed=sum(p.proposed for p in parts), new=sum(p.new for p in parts),
+    )
+
+
+def latest_sweep_progress() -> SweepProgress | None:
+    """Where the newest sweep is, for the CIV's queue screen."""
+    run = SweepRun.objects.first()
+    return sweep_progress(run) if run else None
 
 
 @dataclass
@@ -116,7 +265,7 @@ class RefreshOutcome:
 
 
 def worklists_refresh(*, actor, detect_pairs: bool = True) -> RefreshOutcome:
-    """The periodic (or on demand) pass over the whole base: state queues, then the pair sweep."""
+    """The pass over the whole base on demand (the CIV's button, the command): state queues, then the pair sweep here."""
     synced = worklists_sync(actor=actor)
-    pairs = worklist_detect_pairs(actor=actor) if detect_pairs else 0
+    pairs = sweep_run_inline(actor=actor).new if detect_pairs else 0
     return RefreshOutcome(opened=synced.opened, closed=synced.closed, pairs=pairs)

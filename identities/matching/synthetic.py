@@ -152,6 +152,7 @@ class Mix:
     statuses: tuple[tuple[str, float], ...] = ((PROV, 0.22), (RECUP, 0.20), (VALI, 0.08), (QUAL, 0.50))
     duplicate: float = 0.03  # persons recorded a second time later on, with entry deviations
     homonym: float = 0.01  # persons followed later by another person with the same name, first given name and date
+    twin: float = 0.004  # persons followed later by a twin: same birth name, date and place, another given name
     nia: float = 0.01  # of INS matricules: NIAs (mostly people born abroad)
     doubtful: float = 0.004
     fictitious: float = 0.001
@@ -199,6 +200,9 @@ class SyntheticIdentity:
     cluster: int | None = None
     label: str = ""
     deviations: list[str] = field(default_factory=list)
+    # Twins are two people recorded once each (no label), but a matcher must not pair them:
+    # both carry the same family number so benchmarks can count them.
+    family: int | None = None
 
     @property
     def updated_at(self) -> datetime:
@@ -250,6 +254,7 @@ class IdentityGenerator:
         self.now = now
         self.today = now.date()
         self.next_cluster = first_cluster
+        self.next_family = 1
         self._sequence = itertools.count()  # ties in the pending heap, deterministically
         self.mix = mix
         self.names = names or name_tables()
@@ -272,6 +277,8 @@ class IdentityGenerator:
             elif roll < self.mix.duplicate + self.mix.homonym and room >= 1:
                 self._label(person, HOMONYM)
                 self._later(pending, index, self._homonym(person))
+            elif roll < self.mix.duplicate + self.mix.homonym + self.mix.twin and room >= 1:
+                self._later(pending, index, self._twin(person))
             yield person
 
     # --- Building blocks ---
@@ -305,9 +312,21 @@ class IdentityGenerator:
                 names.append(name)
         return names
 
-    def _person(self, *, like: SyntheticIdentity | None = None) -> SyntheticIdentity:
+    def _person(self, *, like: SyntheticIdentity | None = None, twin: bool = False) -> SyntheticIdentity:
         rng, mix = self.rng, self.mix
-        if like is None:
+        if like is not None and twin:
+            # A twin: same birth name, date and place; own sex and given names.
+            sex = like.sex if rng.random() < 0.5 else ("F" if like.sex == "M" else "M")
+            birth_date, birth_name = like.birth_date, like.birth_name
+            # Where the sibling's birthplace was left blank, the twin's own record may hold it.
+            place = like.birthplace_code or rng.choice(self.communes)
+            born = date(int(birth_date[:4]), int(birth_date[5:7]) or 1, int(birth_date[8:]) or 1)
+            taken = set(like.birth_given_names.split(" "))
+            table = self.names.given_names(sex if sex in ("M", "F") else "F", born.year)
+            # Parents do not give twins names one letter apart (MICHELE / MICHELLE).
+            first = next((name for name in (table.draw(rng) for _ in range(50))
+                          if all(_letters_apart(name, other) > 1 for other in taken)), "JUMEAU")
+        elif like is None:
             sex = "I" if rng.random() < mix.indeterminate_sex else ("F" if rng.random() < 0.515 else "M")
             born = self._birth()
             abroad = rng.random() < mix.abroad
@@ -397,12 +416,25 @@ class IdentityGenerator:
             channel=_pick(rng, _CHANNELS), created_at=self._moment_after(person.created_at),
             label=DUPLICATE, deviations=[],
         )
-        possible = [name for name, applies in _DEVIATIONS.items() if applies(copy)]
-        for name in rng.sample(possible, k=min(len(possible), 1 if rng.random() < 0.7 else 2)):
+        wanted = 1 if rng.random() < 0.7 else 2
+        while len(copy.deviations) < wanted:
+            # Re-checked after each deviation: the first one may make another impossible.
+            possible = [(name, share) for name, share in _SHARES.items() if name not in copy.deviations and _DEVIATIONS[name](copy)]
+            if not possible:
+                break
+            name = _pick(rng, [(name, share / sum(s for _n, s in possible)) for name, share in possible])
             _APPLY[name](copy, rng)
             copy.deviations.append(name)
         self._evidence(copy)
         return copy
+
+    def _twin(self, person: SyntheticIdentity) -> SyntheticIdentity:
+        if person.family is None:
+            person.family = self.next_family
+            self.next_family += 1
+        other = self._person(like=person, twin=True)
+        other.family = person.family
+        return other
 
     def _homonym(self, person: SyntheticIdentity) -> SyntheticIdentity:
         other = self._person(like=person)
@@ -433,6 +465,19 @@ def typo(word: str, rng: random.Random) -> str:
     return word[:i] + rng.choice(_LETTERS.replace(word[i], "")) + word[i + 1:]
 
 
+def _letters_apart(a: str, b: str) -> int:
+    """Optimal string alignment distance (edits, two neighbouring letters swapped counting one)."""
+    previous2, previous = None, list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if previous2 is not None and i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 def _set_given_names(record: SyntheticIdentity, names: list[str]) -> None:
     record.birth_given_names = " ".join(names)
     record.first_birth_given_name = names[0]
@@ -442,10 +487,55 @@ def _full_date(record: SyntheticIdentity) -> bool:
     return "-00" not in record.birth_date
 
 
+def _valid_past(year: int, month: int, day: int) -> str | None:
+    try:
+        moved = date(year, month, day)
+    except ValueError:
+        return None
+    return moved.isoformat() if 1850 <= year and moved <= date.today() else None
+
+
 def _shifted_day(record: SyntheticIdentity, rng: random.Random) -> None:
     born = date.fromisoformat(record.birth_date)
-    moved = born + timedelta(days=rng.choice((-10, -9, -1, 1, 9, 10)))
+    moved = born + timedelta(days=rng.choice((-1, 1)))
     record.birth_date = (moved if moved <= date.today() else born - timedelta(days=1)).isoformat()
+
+
+def _one_digit(record: SyntheticIdentity, rng: random.Random) -> None:
+    """One digit of the day or the month keyed wrong (12 → 13, 05 → 06, 21 → 11): a valid date still."""
+    year, month, day = (int(part) for part in record.birth_date.split("-"))
+    for _ in range(20):
+        position = rng.randrange(4)
+        digits = list(f"{month:02d}{day:02d}")
+        digits[position] = rng.choice("0123456789".replace(digits[position], ""))
+        moved = _valid_past(year, int("".join(digits[:2])), int("".join(digits[2:])))
+        if moved:
+            record.birth_date = moved
+            return
+    _shifted_day(record, rng)
+
+
+def _year_typo(record: SyntheticIdentity, rng: random.Random) -> None:
+    """One of the last two digits of the year keyed wrong, or the two swapped (1957 → 1975)."""
+    year, month, day = record.birth_date.split("-")
+    for _ in range(20):
+        tail = year[2:]
+        if rng.random() < 0.3 and tail[0] != tail[1]:
+            tail = tail[::-1]
+        else:
+            position = rng.randrange(2)
+            tail = tail[:position] + rng.choice("0123456789".replace(tail[position], "")) + tail[position + 1:]
+        moved = _valid_past(int(year[:2] + tail), int(month), int(day)) if _full_date(record) else None
+        if moved:
+            record.birth_date = moved
+            return
+    _shifted_day(record, rng)
+
+
+def _partial_date(record: SyntheticIdentity, rng: random.Random) -> None:
+    """Day unknown at the desk, sometimes the month too: keyed 00."""
+    year, month, _day = record.birth_date.split("-")
+    record.birth_date = f"{year}-{month}-00" if rng.random() < 0.7 else f"{year}-00-00"
 
 
 def _swapped_day_month(record: SyntheticIdentity, rng: random.Random) -> None:
@@ -460,25 +550,96 @@ def _can_swap(record: SyntheticIdentity) -> bool:
     return day != month and int(day) <= 12 and date.fromisoformat(f"{_year}-{day}-{month}") <= date.today()
 
 
+_PARTICLES = ("DE LA ", "DE ", "D'", "LE ", "LA ", "DU ", "DES ")
+
+
+def _particle(name: str) -> str | None:
+    return next((particle for particle in _PARTICLES if name.startswith(particle) and len(name) > len(particle) + 1), None)
+
+
+def _drop_or_glue_particle(record: SyntheticIdentity, rng: random.Random) -> None:
+    """LE GALL typed LEGALL, D'ALMEIDA typed ALMEIDA: the particle glued to the name or left out."""
+    particle = _particle(record.birth_name)
+    rest = record.birth_name[len(particle):]
+    record.birth_name = rest if rng.random() < 0.5 else particle.replace(" ", "").replace("'", "") + rest
+
+
+def _separator(record: SyntheticIdentity, rng: random.Random) -> None:
+    """A hyphen, apostrophe or space of the birth name keyed as another one (or left out)."""
+    name = record.birth_name
+    i = next(i for i, char in enumerate(name) if char in "-' ")
+    choices = [other for other in ("-", " ", "") if other != name[i]]
+    record.birth_name = name[:i] + rng.choice(choices) + name[i + 1:]
+
+
+def postal_code(cog: str) -> str:
+    """A plausible postal code for a commune's INSEE code: the department, then three digits ending in 0.
+
+    Not the real La Poste table (none ships on PyPI); what matters for matching is that a desk
+    that types the postal code keeps the department and usually ends with 0.
+    """
+    department = "20" if cog[:2] in ("2A", "2B") else cog[:2]
+    code = f"{department}{(int(cog[2:]) % 90 + 10) * 10:03d}"
+    return code if code != cog else f"{department}000"
+
+
+def _swap_names(record: SyntheticIdentity) -> None:
+    """Birth name keyed in the used-name field and the used name as birth name."""
+    record.birth_name, record.used_name = record.used_name, record.birth_name
+
+
+def _reordered_given_names(record: SyntheticIdentity, rng: random.Random) -> None:
+    names = record.birth_given_names.split(" ")
+    names[0], names[1] = names[1], names[0]
+    _set_given_names(record, names)
+
+
+# Which deviation applies to a record, and how often desks make it (project estimates: date
+# errors are the first cause of missed duplicates, then name typos and the used name typed
+# as birth name; together they make every kind of error the matcher must absorb).
+# Particles, separators and composed given names apply to few records (2 % of surnames), but
+# when one is there desks get it wrong often, hence their high share among applicable ones.
 _DEVIATIONS = {
     "nom": lambda r: True,
     "prenom": lambda r: True,
     "prenoms_partiels": lambda r: " " in r.birth_given_names,
+    "prenoms_ordre": lambda r: " " in r.birth_given_names and len(set(r.birth_given_names.split(" ")[:2])) == 2,
     "trait_union": lambda r: "-" in r.first_birth_given_name,
     "nom_usage_saisi_en_nom_de_naissance": lambda r: bool(r.used_name),
+    "noms_inverses": lambda r: bool(r.used_name),
+    "particule": lambda r: _particle(r.birth_name) is not None,
+    "separateur": lambda r: any(char in r.birth_name for char in "-' "),
     "jour_mois_inverses": _can_swap,
     "jour": _full_date,
+    "chiffre": _full_date,
+    "annee": _full_date,
+    "date_partielle": _full_date,
     "lieu_absent": lambda r: bool(r.birthplace_code),
+    "code_postal": lambda r: bool(r.birthplace_code) and not r.birthplace_code.startswith(traits.BORN_ABROAD_PREFIX),
+}
+_SHARES = {
+    "nom": 0.16, "prenom": 0.08, "prenoms_partiels": 0.10, "prenoms_ordre": 0.04, "trait_union": 0.30,
+    "nom_usage_saisi_en_nom_de_naissance": 0.10, "noms_inverses": 0.03, "particule": 0.30, "separateur": 0.30,
+    "jour_mois_inverses": 0.08, "jour": 0.08, "chiffre": 0.05, "annee": 0.04, "date_partielle": 0.02,
+    "lieu_absent": 0.06, "code_postal": 0.05,
 }
 _APPLY = {
     "nom": lambda r, rng: setattr(r, "birth_name", typo(r.birth_name, rng)),
     "prenom": lambda r, rng: _set_given_names(r, [typo(r.first_birth_given_name, rng), *r.birth_given_names.split(" ")[1:]]),
     "prenoms_partiels": lambda r, rng: _set_given_names(r, [r.first_birth_given_name]),
+    "prenoms_ordre": _reordered_given_names,
     # JEAN-PIERRE typed JEAN PIERRE: the list now starts with JEAN.
     "trait_union": lambda r, rng: _set_given_names(r, r.birth_given_names.replace("-", " ", 1).split(" ")),
     # The classic: a married woman's used name typed as her birth name.
     "nom_usage_saisi_en_nom_de_naissance": lambda r, rng: (setattr(r, "birth_name", r.used_name), setattr(r, "used_name", "")),
+    "noms_inverses": lambda r, rng: _swap_names(r),
+    "particule": _drop_or_glue_particle,
+    "separateur": _separator,
     "jour_mois_inverses": _swapped_day_month,
     "jour": _shifted_day,
+    "chiffre": _one_digit,
+    "annee": _year_typo,
+    "date_partielle": _partial_date,
     "lieu_absent": lambda r, rng: setattr(r, "birthplace_code", ""),
+    "code_postal": lambda r, rng: setattr(r, "birthplace_code", postal_code(r.birthplace_code)),
 }

@@ -7,14 +7,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.options import ShowFacets
 from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -44,7 +44,10 @@ from identities.core.models import (
 )
 from identities.core.screens import CappedCountPaginator, ReadOnlyAdmin, attribute_badges, identity_link, status_badge
 from identities.documents.admin import print_labels
+from identities.matching import admin as matching_admin  # noqa: F401  (registers the thresholds and sweep screens)
+from identities.matching import desk as matching_desk
 from identities.matching import pairs as matching_pairs
+from identities.matching.explain import french_number
 from identities.portal import views
 from identities.portal.forms import (
     AnteriorityForm,
@@ -282,8 +285,11 @@ class IdentityAdmin(SimpleHistoryAdmin):
         if not any(terms.values()):
             return queryset, False
         try:
-            found = selectors.anteriority_queryset(
-                name=terms["nom"], given_name=terms["prenom"], birth_date=terms["naissance"], within=queryset
+            found = matching_desk.ranked_search(
+                queryset, selectors.anteriority_queryset(
+                    name=terms["nom"], given_name=terms["prenom"], birth_date=terms["naissance"], within=queryset
+                ),
+                name=terms["nom"], given_name=terms["prenom"], birth_date=terms["naissance"],
             )
         except traits.TraitError as error:
             messages.error(request, f"{traits.FIELD_LABELS[error.field]} : {error.message}")
@@ -408,20 +414,26 @@ class IdentityAdmin(SimpleHistoryAdmin):
                     messages.warning(request, gettext(
                         "INS et OID invalidés ; statut passé de « %(source)s » à « %(target)s »."
                     ) % {"source": Status(outcome.from_status).label, "target": outcome.identity.get_status_display()})
+                if outcome.changed:
+                    self._check_pairs(request, outcome.identity)
                 return outcome.identity
             outcome = services.identity_create(
                 actor=request.user, channel=form.cleaned_data["channel"], acknowledged_candidates=form.cleaned_data["acknowledged"],
-                **form.service_values(),
+                find_candidates=matching_desk.creation_candidates, **form.service_values(),
             )
         except ServiceError as error:
             raise _Refused(error=error) from error
         if outcome.identity is None:
             raise _Refused(candidates=outcome.candidates)
         worklists.worklists_sync(actor=request.user, identity_id=outcome.identity.pk)
-        pairs = matching_pairs.worklist_detect_pairs(actor=request.user, identity_id=outcome.identity.pk)
+        self._check_pairs(request, outcome.identity)
+        return outcome.identity
+
+    def _check_pairs(self, request, identity):
+        """The identity just saved, checked against the base at once: what the engine found goes to the CIV."""
+        pairs = matching_pairs.worklist_detect_pairs(actor=request.user, identity_id=identity.pk)
         if pairs:
             messages.info(request, gettext("%(count)d homonyme(s) ou doublon(s) potentiel(s) signalé(s) à la CIV.") % {"count": pairs})
-        return outcome.identity
 
     def save_model(self, request, obj, form, change):
         """Saved by the service in save_form."""
@@ -606,11 +618,11 @@ _DECISION_BUTTONS = {
 class WorklistItemAdmin(admin.ModelAdmin):
     change_list_template = "admin/identities/worklistitem/change_list.html"
     change_form_template = "admin/identities/worklistitem/change_form.html"
-    list_display = ("kind", "identity_column", "other_column", "reason", "owner", "age_column", "decision_column")
+    list_display = ("kind", "score_column", "identity_column", "other_column", "reason", "owner", "age_column", "decision_column")
     list_filter = ("kind", StateFilter, OwnerFilter, AgeFilter)
     action_form = WorklistActionForm
-    list_select_related = ("identity", "other", "owner", "decided_by")
-    sortable_by = ("kind", "age_column")
+    list_select_related = ("identity", "other", "owner", "decided_by", "match")
+    sortable_by = ("kind", "score_column", "age_column")
     list_per_page = 50
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
@@ -623,6 +635,18 @@ class WorklistItemAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return worklists.worklist_items_visible_to(request.user)
+
+    def get_ordering(self, request):
+        # The pair queues are worked best score first (certain duplicates on top); items without a score by age.
+        return [F("match__score").desc(nulls_last=True), "opened_at", "id"]
+
+    @admin.display(description=_("score"), ordering="match__score")
+    def score_column(self, item):
+        match = getattr(item, "match", None) if item.other_id else None
+        if match is None:
+            return ""
+        return format_html('<span class="ins-score ins-band-{}" title="{}">{}</span>', match.band or "homonym",
+                           match.get_band_display() if match.band else match.get_kind_display(), french_number(match.score))
 
     def has_add_permission(self, request):
         return False
@@ -710,6 +734,7 @@ class WorklistItemAdmin(admin.ModelAdmin):
             "title": gettext("Files de travail de la CIV"),
             "queues": worklists.worklist_queue_sizes(user=request.user),
             "can_manage": self.has_manage_permission(request),
+            "sweep": matching_pairs.latest_sweep_progress() if self.has_manage_permission(request) else None,
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)
@@ -721,6 +746,7 @@ class WorklistItemAdmin(admin.ModelAdmin):
             context["title"] = f"{item.get_kind_display()} — {item.get_state_display()}"
             context["item"] = item
             context["comparison"] = _comparison(item.identity, item.other) if item.other_id else None
+            context["match"] = getattr(item, "match", None) if item.other_id else None
             if item.state == WorklistItem.State.OPEN and self.has_manage_permission(request):
                 context["decision_form"] = WorklistDecisionForm(item=item)
                 context["assign_form"] = WorklistAssignForm(initial={"owner": item.owner_id})

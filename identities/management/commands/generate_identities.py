@@ -24,7 +24,7 @@ from psycopg import sql
 
 from identities.core import matricule, reference_data, roles
 from identities.core.models import Birthplace, DocumentCheck, DocumentType, Identity, InsMatricule
-from identities.matching import synthetic
+from identities.matching import store, synthetic
 from identities.matching.models import SyntheticLabel
 
 # Below this size, dropping and rebuilding the secondary indexes costs more than it saves.
@@ -294,6 +294,9 @@ class Command(BaseCommand):
         finally:
             sink.finish()
         self._summary(tally, count, time.monotonic() - started)
+        keyed = time.monotonic()
+        written = store.keys_rebuild(only_missing=True)  # the desk finds the generated identities through their keys
+        self.stdout.write(_("  %(n)d clés de rapprochement en %(s).1f s") % {"n": written, "s": time.monotonic() - keyed})
 
     def _load(self, generator, sink, *, count: int, batch: int, started: float) -> Counter:
         tally, done = Counter(), 0

@@ -1,12 +1,16 @@
-"""Import identities received from another domain from a CSV file (columns: docs/workflows.md), printing each row's fate."""
+"""Import identities from a CSV file: received from another domain, row by row with INSi verification (columns:
+docs/workflows.md), or ``--bulk``: a large base of provisional identities loaded at once (columns: README)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from identities.core.errors import ServiceError
+from identities.matching import store
+from identities.workflows.bulk_load import MAX_ERRORS, identities_bulk_load
 from identities.workflows.csv_import import identities_import_csv
 
 
@@ -15,9 +19,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="fichier CSV")
-        parser.add_argument("--user", required=True, help="compte au nom duquel l'import est fait (tracé)")
+        parser.add_argument("--user", help="compte au nom duquel l'import est fait (tracé) ; obligatoire sans --bulk")
+        parser.add_argument(
+            "--bulk", action="store_true",
+            help="chargement en masse d'identités provisoires (COPY sur PostgreSQL), sans INS ni recherche d'antériorité ; "
+                 "toutes les lignes contrôlées d'abord, puis clés de rapprochement calculées (lancer ensuite find_duplicates)",
+        )
 
     def handle(self, *args, **options):
+        if options["bulk"]:
+            return self._bulk(options["path"])
+        if not options["user"]:
+            raise CommandError("--user est obligatoire (sauf avec --bulk)")
         user = get_user_model().objects.filter(username=options["user"], is_active=True).first()
         if user is None:
             raise CommandError(f"utilisateur inconnu ou inactif : {options['user']}")
@@ -39,3 +52,20 @@ class Command(BaseCommand):
                 parts.append(row.reason)
             self.stdout.write(" — ".join(parts))
         self.stdout.write(report.summary)
+
+    def _bulk(self, path: str) -> None:
+        started = time.monotonic()
+        try:
+            report = identities_bulk_load(path)
+        except (OSError, ValueError) as error:
+            raise CommandError(str(error)) from error
+        if report.errors:
+            for line in report.errors:
+                self.stderr.write(line)
+            raise CommandError(f"{len(report.errors)} ligne(s) refusée(s) (au plus {MAX_ERRORS} affichées) : rien n'a été chargé.")
+        loaded = time.monotonic()
+        keys = store.keys_rebuild(only_missing=True)
+        self.stdout.write(
+            f"{report.loaded} identité(s) chargée(s) en {loaded - started:.1f} s ; {keys} clés de rapprochement en "
+            f"{time.monotonic() - loaded:.1f} s."
+        )
