@@ -15,6 +15,10 @@ _FLOOR = 1e-5
 # Levels whose agreement is adjusted for how common the agreeing value is (MARTIN < KERGUELEN).
 _TF_NAME = (Name.EXACT, Name.PARTICLE, Name.CROSS)
 _TF_GIVEN = (Given.EXACT, Given.PREFIX, Given.FIRST_SAME)
+# Traits no blocking key holds: their u among candidates is their u at random, and EM keeps it
+# there. Left free, at 1,000,000 the match class absorbed same-name relatives (place weight
+# "different" went from -9.5 bits to -0.1 and the prior odds from -23 to -19.5 bits).
+_UNBLOCKED = ("sex", "place")
 
 
 @dataclass
@@ -174,6 +178,8 @@ def estimate(t: Table, c: Comparison, *, u: dict[str, list[float]] | None = None
         for k, trait in enumerate(TRAITS):
             per_level = np.bincount(patterns[:, k], weights=weighted, minlength=sizes[k]) + 1e-9
             m[trait] = (per_level / per_level.sum()).tolist()
+            if trait in _UNBLOCKED:
+                continue  # no key holds it: among candidates two people agree on it as at random
             per_level = np.bincount(patterns[:, k], weights=counts - weighted, minlength=sizes[k]) + 1e-9
             u_candidates[trait] = (per_level / per_level.sum()).tolist()
     frequencies, unseen = value_frequencies(t)
