@@ -1,0 +1,60 @@
+"""Every read of the merge capability: the setting, proven pairs, the merge log and its worklists, what a merged record points to."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from identities.core.models import Identity, IdentityLink
+from identities.merge.models import Collision, Merge, MergePolicy
+
+RECENT_DAYS = 30
+
+
+def merge_policy(*, for_update: bool = False) -> MergePolicy:
+    rows = MergePolicy.objects.select_for_update() if for_update else MergePolicy.objects
+    return rows.get_or_create(pk=1)[0]
+
+
+def is_proven_duplicate(first_id: int, second_id: int) -> bool:
+    """The CIV confirmed the pair as one person (a DOUA link, left by the duplicates worklist)."""
+    return IdentityLink.objects.filter(kind=IdentityLink.Kind.DOUA).filter(
+        Q(identity_id=first_id, other_id=second_id) | Q(identity_id=second_id, other_id=first_id)
+    ).exists()
+
+
+def collision_split_between(first_id: int, second_id: int) -> bool:
+    """The two records are the two people of a split collision."""
+    return Collision.objects.filter(state=Collision.State.SPLIT).filter(
+        Q(identity_id=first_id, second_identity_id=second_id) | Q(identity_id=second_id, second_identity_id=first_id)
+    ).exists()
+
+
+def proposals() -> QuerySet[Merge]:
+    """Merges to approve (four eyes), oldest first."""
+    return Merge.objects.filter(state=Merge.State.PROPOSED).select_related("survivor", "absorbed", "proposed_by").order_by("proposed_at")
+
+
+def recent_merges(*, now=None) -> QuerySet[Merge]:
+    """Merges done in the last 30 days: those an unmerge is offered for on the worklist."""
+    since = (now or timezone.now()) - timedelta(days=RECENT_DAYS)
+    return Merge.objects.filter(state=Merge.State.DONE, merged_at__gte=since).select_related("survivor", "absorbed", "decided_by")
+
+
+def survivor_of(identity: Identity) -> Identity:
+    """The identity a merged record lives on in (following later merges); itself when not merged."""
+    seen = set()
+    while identity.merged_into_id is not None and identity.pk not in seen:
+        seen.add(identity.pk)
+        identity = Identity.objects.get(pk=identity.merged_into_id)
+    return identity
+
+
+def merged_matching(identity_ids) -> QuerySet[Identity]:
+    """Merged records among these ids, with their survivor (for the « fusionnée dans … » notices)."""
+    return Identity.objects.filter(pk__in=list(identity_ids), merged_into__isnull=False).select_related("merged_into")
+
+
+def done_merge_of(absorbed_id: int) -> Merge | None:
+    return Merge.objects.filter(absorbed_id=absorbed_id, state=Merge.State.DONE).select_related("survivor", "decided_by").first()
