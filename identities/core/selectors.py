@@ -38,10 +38,12 @@ def anteriority_search(*, name: str = "", given_name: str = "", birth_date: str 
 
 
 def anteriority_queryset(
-    *, name: str = "", given_name: str = "", birth_date: str = "", within: QuerySet[Identity] | None = None
+    *, name: str = "", given_name: str = "", birth_date: str = "", within: QuerySet[Identity] | None = None,
+    merged: bool = False,
 ) -> QuerySet[Identity]:
     """The anteriority search as a ranked queryset, for screens that paginate (the admin list,
-    whose filters come in as ``within``)."""
+    whose filters come in as ``within``). ``merged`` searches the merged records instead, so
+    a hit on one points the user to the identity it lives on in."""
     name_key, given_key = traits.search_key(name), traits.search_key(given_name)
     query = Q()
     if birth_date.strip():
@@ -50,7 +52,10 @@ def anteriority_queryset(
         query &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
     if not (name_key or query):
         return Identity.objects.none()
-    qs = (active_identities() if within is None else within.filter(is_active=True)).filter(query)
+    if merged:
+        qs = Identity.objects.filter(merged_into__isnull=False).filter(query)
+    else:
+        qs = (active_identities() if within is None else within.filter(is_active=True)).filter(query)
     fuzzy = connection.vendor == "postgresql" and len(name_key) >= 3
     if name_key:
         exact = Q(birth_name_key__startswith=name_key) | Q(used_name_key__startswith=name_key)

@@ -5,8 +5,12 @@ from datetime import timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 
-from identities.core.models import Identity, IdentityLink
+from identities.core import matricule
+from identities.core.diffusion import shareable_ins
+from identities.core.models import COMPLEMENTARY_TRAIT_FIELDS, STRICT_TRAIT_FIELDS, Identity, IdentityLink
 from identities.merge.models import Collision, Merge, MergePolicy
 
 RECENT_DAYS = 30
@@ -58,3 +62,33 @@ def merged_matching(identity_ids) -> QuerySet[Identity]:
 
 def done_merge_of(absorbed_id: int) -> Merge | None:
     return Merge.objects.filter(absorbed_id=absorbed_id, state=Merge.State.DONE).select_related("survivor", "decided_by").first()
+
+
+def _ins_text(identity: Identity) -> str:
+    shared = shareable_ins(identity)
+    if shared:
+        return f"{matricule.display(shared.matricule)} ({shared.nature})"
+    return gettext("enregistré, non diffusable") if identity.ins_matricule else "—"
+
+
+def pair_comparison(survivor: Identity, absorbed: Identity) -> list[dict]:
+    """The merge screen's rows: each trait of both records, differences marked, and what each record holds."""
+    shown = {"birth_date": lambda i: i.birth_date_display, "sex": lambda i: i.get_sex_display(), "status": lambda i: i.get_status_display()}
+    rows = []
+    for name, kind in [*((n, "strict") for n in STRICT_TRAIT_FIELDS), *((n, "complementary") for n in COMPLEMENTARY_TRAIT_FIELDS),
+                       ("status", "status")]:
+        read = shown.get(name, lambda i, name=name: getattr(i, name))
+        left, right = read(survivor), read(absorbed)
+        rows.append({"field": name, "label": capfirst(Identity._meta.get_field(name).verbose_name), "kind": kind,
+                     "survivor": left or "—", "absorbed": right or "—", "differs": left != right})
+    extra = [
+        (gettext("Attributs"), lambda i: ", ".join(i.attributes) or "—"),
+        (gettext("Matricule INS"), _ins_text),
+        (gettext("Créée le"), lambda i: timezone.localtime(i.created_at).strftime("%d/%m/%Y %H:%M")),
+        (gettext("Contrôles de pièces"), lambda i: str(i.document_checks.count())),
+        (gettext("Événements"), lambda i: str(i.events.count())),
+    ]
+    for label, read in extra:
+        left, right = read(survivor), read(absorbed)
+        rows.append({"field": "", "label": label, "kind": "record", "survivor": left, "absorbed": right, "differs": left != right})
+    return rows

@@ -378,7 +378,8 @@ def _move_back(actor, merge: Merge, survivor: Identity, absorbed: Identity, labe
     for check in checks:
         check.identity, check.validates = absorbed, validates[check.pk]
         if check.withdrawn_at and check.withdrawn_at > merge.merged_at:
-            to_review.append({"document_check": check.pk, "withdrawn_since": check.withdrawn_at.isoformat()})
+            to_review.append({"field": f"document_check:{check.pk}", "before_merge": "", "after_merge": "",
+                              "now": f"retiré le {timezone.localtime(check.withdrawn_at):%d/%m/%Y}"})
     bulk_update_with_history(checks, DocumentCheck, ["identity", "validates"], default_user=actor, default_change_reason=label)
     rows = list(InsMatricule.objects.filter(pk__in=moved.get("matricules", []), identity=survivor))
     for row in rows:

@@ -258,9 +258,18 @@ class IdentityAdmin(SimpleHistoryAdmin):
         if searched and self.has_add_permission(request):
             initial = {"birth_name": terms["nom"], "birth_given_names": terms["prenom"], "birth_date": terms["naissance"]}
             create_url = reverse("admin:identities_identity_add") + "?" + urlencode({**initial, "_recherche": "1"})
+        merged_hits = []
+        if searched:
+            try:
+                merged_hits = list(selectors.anteriority_queryset(
+                    name=terms["nom"], given_name=terms["prenom"], birth_date=terms["naissance"], merged=True,
+                ).select_related("merged_into")[:10])
+            except traits.TraitError:
+                pass  # the list's own search reports the unreadable date
         context = {
             "title": gettext("Identités : recherche d'antériorité"),
-            "search_form": search, "searched": searched, "create_url": create_url, **(extra_context or {}),
+            "search_form": search, "searched": searched, "create_url": create_url, "merged_hits": merged_hits,
+            **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)
 
@@ -386,6 +395,10 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
     def construct_change_message(self, request, form, formsets, add=False):
         return super().construct_change_message(request, form, [], add)
+
+    def has_change_permission(self, request, obj=None):
+        # A merged identity stays for the record and never changes again (the core's services refuse it too).
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.is_merged)
 
     def has_delete_permission(self, request, obj=None):
         # An identity is deactivated by a merge, never deleted: its audit trail must stay.
