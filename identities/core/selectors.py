@@ -104,6 +104,29 @@ def identity_for_diffusion(identity_id: int) -> Identity:
     return Identity.objects.get(pk=identity_id)
 
 
+def surviving_identity(identity: Identity) -> Identity:
+    """The identity a merged record now lives on in (following later merges); itself when not merged."""
+    seen = set()
+    while identity.merged_into_id is not None and identity.pk not in seen:
+        seen.add(identity.pk)
+        identity = Identity.objects.get(pk=identity.merged_into_id)
+    return identity
+
+
+def merge_links(identities) -> dict[int, tuple[str, list[str]]]:
+    """Per identity, the permanent identifier of the record it was merged into ("" if none) and
+    those of the records merged into it (FHIR Patient.link replaced-by / replaces)."""
+    identities = list(identities)
+    targets = dict(Identity.objects.filter(pk__in=[i.merged_into_id for i in identities if i.merged_into_id]).values_list("pk", "ipp"))
+    absorbed: dict[int, list[str]] = {}
+    for survivor_id, ipp in Identity.objects.filter(merged_into__in=identities).order_by("pk").values_list("merged_into_id", "ipp"):
+        absorbed.setdefault(survivor_id, []).append(str(ipp))
+    return {
+        i.pk: (str(targets[i.merged_into_id]) if i.merged_into_id in targets else "", absorbed.get(i.pk, []))
+        for i in identities
+    }
+
+
 def validating_checks(identity_ids) -> dict[int, DocumentCheck]:
     """Per identity, the latest standing document check that validated it (its evidence)."""
     checks = (

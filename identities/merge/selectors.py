@@ -46,15 +46,6 @@ def recent_merges(*, now=None) -> QuerySet[Merge]:
     return Merge.objects.filter(state=Merge.State.DONE, merged_at__gte=since).select_related("survivor", "absorbed", "decided_by")
 
 
-def survivor_of(identity: Identity) -> Identity:
-    """The identity a merged record lives on in (following later merges); itself when not merged."""
-    seen = set()
-    while identity.merged_into_id is not None and identity.pk not in seen:
-        seen.add(identity.pk)
-        identity = Identity.objects.get(pk=identity.merged_into_id)
-    return identity
-
-
 def merged_matching(identity_ids) -> QuerySet[Identity]:
     """Merged records among these ids, with their survivor (for the « fusionnée dans … » notices)."""
     return Identity.objects.filter(pk__in=list(identity_ids), merged_into__isnull=False).select_related("merged_into")
