@@ -112,3 +112,17 @@ def test_four_eyes_in_the_screens_the_proposal_waits_then_another_person_approve
     assert "une autre personne que celle qui a proposé" in refused
     logged_in(civ_referent).post(reverse("admin:merge_proposal", args=[proposal.pk]), {"action": "approve"})
     assert Merge.objects.get().state == Merge.State.DONE and not Identity.objects.get(pk=second.pk).is_active
+
+
+def test_the_dashboard_counts_merges_unmerges_and_collisions_of_the_month(proven_pair, civ_member, civ_referent, manager):
+    from identities.portal import dashboard
+
+    first, second = proven_pair("PROV", "PROV")
+    third, fourth = proven_pair("PROV", "PROV", birth_name="LEROY")
+    merge_services.merge_request(actor=civ_member, first_id=first.pk, second_id=second.pk)
+    undone = merge_services.merge_request(actor=civ_member, first_id=third.pk, second_id=fourth.pk)
+    merge_services.unmerge(actor=civ_referent, merge_id=undone.pk, reason="erreur")
+    this_month = dashboard.dashboard_figures(months=2).vigilance[-1]
+    assert (this_month.merges, this_month.unmerges, this_month.collisions) == (2, 1, 0)
+    page = logged_in(manager).get(reverse("admin:dashboard")).content.decode()
+    assert 'id="vigilance"' in page
