@@ -236,6 +236,7 @@ def _perform(actor, merge: Merge, survivor: Identity, absorbed: Identity) -> Non
         setattr(survivor, name, value)
     if changes:
         audit_event(survivor, IdentityEvent.Kind.TRAITS_CHANGED, actor, reason=label, changes=changes)
+    status_before = survivor.status
     if (validating_moved and not survivor_validated and survivor.status in (Status.PROV, Status.RECUP)
             and not (survivor.doubtful or survivor.fictitious)):
         apply_transition(survivor, "document_validated", actor, reason=f"{label} : pièce d'identité reprise de l'identité n° {absorbed.pk}")
@@ -254,7 +255,8 @@ def _perform(actor, merge: Merge, survivor: Identity, absorbed: Identity) -> Non
     merge.state, merge.decided_by, merge.merged_at = Merge.State.DONE, actor, now
     merge.snapshot, merge.moved = snapshot, moved
     merge.save(update_fields=["state", "decided_by", "merged_at", "snapshot", "moved"])
-    worklists.worklists_sync(actor=actor, identity_id=survivor.pk)
+    if survivor.status != status_before:  # its state queues follow (the absorbed record's items are closed above)
+        worklists.worklists_sync(actor=actor, identity_id=survivor.pk)
 
 
 def _carry_worklist_items(actor, merge: Merge, survivor: Identity, absorbed: Identity, now) -> list[dict]:
@@ -399,3 +401,15 @@ def _move_back(actor, merge: Merge, survivor: Identity, absorbed: Identity, labe
         elif record["action"] == "moved":
             item.identity_id, item.other_id = record["identity"], record["other"]
             item.save(update_fields=["identity", "other"])
+
+
+def merge_proven_pairs(*, actor, pairs) -> tuple[list[Merge], list[tuple[int, int, str]]]:
+    """Merge a batch of pairs (the confirmed duplicates of the worklist), each in its own
+    transaction: a refused pair is reported with its reason and the others go on."""
+    done, refused = [], []
+    for first_id, second_id in pairs:
+        try:
+            done.append(merge_request(actor=actor, first_id=first_id, second_id=second_id))
+        except (RuleViolation, NotAllowed, ConflictError) as error:
+            refused.append((first_id, second_id, error.message))
+    return done, refused
