@@ -16,6 +16,7 @@ class IdentitiesConfig(AppConfig):
         from identities.core import roles
         from identities.documents import defaults as document_defaults
         from identities.interop import outbox  # noqa: F401  (subscribes to identity events: the HL7 outbox)
+        from identities.merge import collisions  # noqa: F401  (subscribes to identity events: collision suspects)
         from identities.workflows import signals  # noqa: F401  (subscribes to identity events: NIA re-verification)
 
         # After every app's migrations: the roles hold permissions of other apps (insi...),

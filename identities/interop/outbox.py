@@ -61,6 +61,8 @@ def trigger_for(event: IdentityEvent) -> Trigger | None:
         return Trigger.A40 if event.details.get("role") == "survivor" else None
     if event.kind == Kind.UNMERGED:
         return Trigger.A28 if event.details.get("role") == "restored" else Trigger.A31
+    if event.kind == Kind.USURPATION:  # the gate holds the INS back while USUR is set: receivers drop it
+        return Trigger.A47 if event.details.get("withdrawn") else Trigger.A31
     if event.kind == Kind.STATUS_CHANGED:
         return Trigger.A47 if event.from_status == Status.QUAL else Trigger.A31
     if event.kind in _UPDATES:

@@ -127,7 +127,10 @@ class Collision(models.Model):
         verbose_name = _("collision")
         verbose_name_plural = _("collisions")
         ordering = ["-flagged_at", "-id"]
-        permissions = [("manage_collisions", _("Signaler, confirmer, écarter et séparer les collisions"))]
+        permissions = [
+            ("manage_collisions", _("Signaler, confirmer ou écarter les collisions ; signaler ou lever une usurpation")),
+            ("split_collision", _("Séparer une collision avérée (référent CIV)")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["identity"], condition=Q(state__in=["COLP", "COLV"]), name="collision_one_open_per_identity"),
         ]
@@ -144,6 +147,6 @@ _CIV = ["view_merge", "merge_identities", "approve_merge", "view_collision", "ma
 roles.register_role_permissions(roles.CIV_MEMBER, "identities", _CIV)
 roles.register_role_permissions(
     roles.CIV_REFERENT, "identities",
-    [*_CIV, "merge_any_pair", "unmerge_identities", "configure_merge", "view_mergepolicy", "change_mergepolicy"],
+    [*_CIV, "merge_any_pair", "unmerge_identities", "configure_merge", "split_collision", "view_mergepolicy", "change_mergepolicy"],
 )
 roles.register_role_permissions(roles.MANAGER, "identities", ["view_merge", "view_collision"])

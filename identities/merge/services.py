@@ -72,10 +72,9 @@ def merge_refusal(actor, first: Identity, second: Identity) -> str:
     why = rules.refusal(first, second)
     if why:
         return why
-    for identity in (first, second):
-        busy = insi_selectors.unfinished_insi_work(identity.pk)
-        if busy:
-            return f"Fusion refusée : {busy}."
+    busy = insi_selectors.unfinished_insi_work([first.pk, second.pk])
+    if busy:
+        return f"Fusion refusée : {busy}."
     if selectors.collision_split_between(first.pk, second.pk):
         return "Fusion refusée : ces deux identités sont les deux personnes d'une collision séparée ; elles ne se fusionnent jamais."
     if not selectors.is_proven_duplicate(first.pk, second.pk) and not actor.has_perm("identities.merge_any_pair"):
@@ -403,13 +402,19 @@ def _move_back(actor, merge: Merge, survivor: Identity, absorbed: Identity, labe
             item.save(update_fields=["identity", "other"])
 
 
+_BATCH_CHUNK = 50
+
+
 def merge_proven_pairs(*, actor, pairs) -> tuple[list[Merge], list[tuple[int, int, str]]]:
-    """Merge a batch of pairs (the confirmed duplicates of the worklist), each in its own
-    transaction: a refused pair is reported with its reason and the others go on."""
-    done, refused = [], []
-    for first_id, second_id in pairs:
-        try:
-            done.append(merge_request(actor=actor, first_id=first_id, second_id=second_id))
-        except (RuleViolation, NotAllowed, ConflictError) as error:
-            refused.append((first_id, second_id, error.message))
+    """Merge a batch of pairs (the confirmed duplicates of the worklist): each pair all or
+    nothing (a savepoint), committed by chunks of 50; a refused pair is reported with its
+    reason and the others go on."""
+    done, refused, pairs = [], [], list(pairs)
+    for start in range(0, len(pairs), _BATCH_CHUNK):
+        with transaction.atomic():
+            for first_id, second_id in pairs[start:start + _BATCH_CHUNK]:
+                try:
+                    done.append(merge_request(actor=actor, first_id=first_id, second_id=second_id))
+                except (RuleViolation, NotAllowed, ConflictError) as error:
+                    refused.append((first_id, second_id, error.message))
     return done, refused

@@ -42,6 +42,7 @@ from identities.core.models import (
 from identities.core.screens import CappedCountPaginator, ReadOnlyAdmin, attribute_badges, identity_link, status_badge
 from identities.documents.admin import print_labels
 from identities.matching import pairs as matching_pairs
+from identities.merge import services as merge_services
 from identities.portal import views
 from identities.portal.forms import (
     AnteriorityForm,
@@ -533,7 +534,7 @@ class WorklistItemAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
     paginator = CappedCountPaginator
-    actions = ["claim"]
+    actions = ["claim", "merge_confirmed"]
     fields = ("kind", "identity_column", "other_column", "reason", "owner", "opened_at", "created_by", "state",
               "decision", "decision_note", "decided_by", "decided_at")
     readonly_fields = fields
@@ -581,6 +582,22 @@ class WorklistItemAdmin(admin.ModelAdmin):
             self.message_user(request, error.message, messages.ERROR)
         else:
             self.message_user(request, gettext("%(count)d élément(s) pris en charge.") % {"count": count})
+
+    def has_merge_permission(self, request):
+        return request.user.has_perm("identities.merge_identities")
+
+    @admin.action(description=_("Fusionner les doublons avérés sélectionnés"), permissions=["merge"])
+    def merge_confirmed(self, request, queryset):
+        pairs = list(queryset.filter(kind=WorklistItem.Kind.DUPLICATE, decision=WorklistItem.Decision.CONFIRMED)
+                     .values_list("identity_id", "other_id"))
+        done, refused = merge_services.merge_proven_pairs(actor=request.user, pairs=pairs)
+        self.message_user(request, gettext("%(count)d fusion(s) faite(s) ou proposée(s).") % {"count": len(done)})
+        for first_id, second_id, why in refused[:20]:
+            self.message_user(request, f"{first_id} / {second_id} : {why}", messages.ERROR)
+        skipped = queryset.count() - len(pairs)
+        if skipped:
+            self.message_user(request, gettext("%(count)d élément(s) ignoré(s) : seuls les doublons avérés se fusionnent.")
+                              % {"count": skipped}, messages.WARNING)
 
     def changelist_view(self, request, extra_context=None):
         context = {

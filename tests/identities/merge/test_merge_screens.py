@@ -126,3 +126,17 @@ def test_the_dashboard_counts_merges_unmerges_and_collisions_of_the_month(proven
     assert (this_month.merges, this_month.unmerges, this_month.collisions) == (2, 1, 0)
     page = logged_in(manager).get(reverse("admin:dashboard")).content.decode()
     assert 'id="vigilance"' in page
+
+
+def test_the_worklist_merges_the_selected_confirmed_duplicates_in_a_batch(make_identity, civ_member):
+    from tests.identities.merge.conftest import prove
+
+    items = []
+    for name in ("LEROY", "PETIT"):
+        first, second = make_identity("PROV", birth_name=name), make_identity("PROV", birth_name=name, birth_given_names="JEANNE")
+        items.append(prove(civ_member, first, second))
+    response = logged_in(civ_member).post(reverse("admin:identities_worklistitem_changelist") + "?etat=tous", {
+        "action": "merge_confirmed", "_selected_action": [item.pk for item in items],
+    }, follow=True)
+    assert "2 fusion(s) faite(s)" in response.content.decode()
+    assert Merge.objects.filter(state=Merge.State.DONE).count() == 2
