@@ -51,3 +51,35 @@ class PolicyForm(forms.Form):
         label=_("Double validation (quatre yeux)"), required=False,
         help_text=_("Un membre de la CIV propose la fusion ; une autre personne l'approuve avant qu'elle soit faite."),
     )
+
+
+class CollisionDecisionForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Décision"), widget=forms.RadioSelect, choices=[
+        ("confirm", _("Collision avérée (COLV) : deux personnes dans ce dossier, à séparer")),
+        ("dismiss", _("Écarter : une seule personne")),
+    ])
+    note = forms.CharField(label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class SplitForm(forms.Form):
+    """The second person of a confirmed collision: their traits, and what of the record is theirs."""
+
+    birth_name = forms.CharField(label=_("Nom de naissance"), max_length=100)
+    birth_given_names = forms.CharField(label=_("Prénom(s) de naissance"), max_length=100)
+    birth_date = forms.CharField(label=_("Date de naissance"), max_length=10, help_text=_("AAAA-MM-JJ ou JJ/MM/AAAA"))
+    sex = forms.ChoiceField(label=_("Sexe"), choices=[("", "—"), ("F", _("Féminin")), ("M", _("Masculin")), ("I", _("Indéterminé"))])
+    birthplace_code = forms.CharField(label=_("Lieu de naissance (code INSEE)"), max_length=5, required=False)
+    events = forms.TypedMultipleChoiceField(label=_("Événements de la deuxième personne"), coerce=int, required=False,
+                                            widget=forms.CheckboxSelectMultiple)
+    checks = forms.TypedMultipleChoiceField(label=_("Contrôles de pièces de la deuxième personne"), coerce=int, required=False,
+                                            widget=forms.CheckboxSelectMultiple)
+    reason = forms.CharField(label=_("Motif"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, events=(), checks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["events"].choices = [(event.pk, f"{event.at:%d/%m/%Y %H:%M} — {event.get_kind_display()} — {event.actor_name}")
+                                         for event in events]
+        self.fields["checks"].choices = [(check.pk, str(check)) for check in checks]
+
+    def traits(self) -> dict:
+        return {name: self.cleaned_data[name] for name in ("birth_name", "birth_given_names", "birth_date", "sex", "birthplace_code")}

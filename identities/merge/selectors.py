@@ -83,3 +83,16 @@ def pair_comparison(survivor: Identity, absorbed: Identity) -> list[dict]:
         left, right = read(survivor), read(absorbed)
         rows.append({"field": "", "label": label, "kind": "record", "survivor": left, "absorbed": right, "differs": left != right})
     return rows
+
+
+def open_collisions() -> QuerySet[Collision]:
+    return Collision.objects.filter(state__in=[Collision.State.SUSPECTED, Collision.State.CONFIRMED]).select_related(
+        "identity", "flagged_by").order_by("flagged_at")
+
+
+def events_of(identity: Identity) -> QuerySet:
+    return identity.events.order_by("-at", "-id")[:200]
+
+
+def checks_of(identity: Identity) -> QuerySet:
+    return identity.document_checks.select_related("document_type").order_by("-checked_at")

@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from identities.core.errors import ServiceError
 from identities.core.models import Identity
 from identities.core.screens import apply_service_error
-from identities.merge import rules, selectors, services
-from identities.merge.forms import MergeForm, OtherIdentityForm, PolicyForm, ReasonForm
-from identities.merge.models import Merge
+from identities.merge import collisions, rules, selectors, services
+from identities.merge.forms import CollisionDecisionForm, MergeForm, OtherIdentityForm, PolicyForm, ReasonForm, SplitForm
+from identities.merge.models import Collision, Merge
 
 
 def get_urls(site) -> list:
@@ -32,6 +32,10 @@ def get_urls(site) -> list:
         path("fusion/journal/", view(log), name="merge_log"),
         path("fusion/<int:pk>/defusion/", view(unmerge), name="merge_unmerge"),
         path("fusion/reglage/", view(policy), name="merge_policy"),
+        path("collisions/", view(collision_list), name="collision_list"),
+        path("collisions/<int:pk>/", view(collision_page), name="collision"),
+        path("collisions/identite/<int:identity_id>/signaler/", view(collision_flag), name="collision_flag"),
+        path("usurpation/identite/<int:identity_id>/", view(usurpation), name="usurpation"),
     ]
 
 
@@ -163,3 +167,80 @@ def policy(request, *, site):
             messages.success(request, _("Réglage de la fusion enregistré."))
             return HttpResponseRedirect(reverse("admin:merge_policy"))
     return _render(request, site, "policy.html", _("Réglage de la fusion"), form=form)
+
+
+# --- Collisions and usurpation ---
+
+def collision_list(request, *, site):
+    """Collisions to investigate (COLP) and to split (COLV), oldest first."""
+    _require(request, "view_collision")
+    return _render(request, site, "collisions.html", _("Collisions à instruire et à séparer"), collisions=selectors.open_collisions())
+
+
+def collision_flag(request, identity_id: int, *, site):
+    _require(request, "manage_collisions")
+    identity = get_object_or_404(Identity, pk=identity_id)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            flagged = collisions.collision_flag(actor=request.user, identity_id=identity.pk, reason=form.cleaned_data["reason"])
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            messages.success(request, _("Collision potentielle (COLP) signalée : elle attend l'instruction de la CIV."))
+            return HttpResponseRedirect(reverse("admin:collision", args=[flagged.pk]))
+    return _render(request, site, "reason.html", _("Signaler une collision (un dossier, deux personnes)"), identity=identity, form=form)
+
+
+def collision_page(request, pk: int, *, site):
+    """A collision: the decision (COLP), the split (COLV, referent), or what was decided."""
+    _require(request, "view_collision")
+    collision = get_object_or_404(Collision.objects.select_related("identity", "second_identity", "flagged_by", "decided_by"), pk=pk)
+    record = collision.identity
+    action = request.POST.get("action")
+    decide_form = CollisionDecisionForm(request.POST if action == "decide" else None)
+    split_form = SplitForm(request.POST if action == "split" else None, events=selectors.events_of(record),
+                           checks=selectors.checks_of(record))
+    if request.method == "POST":
+        try:
+            if action == "decide" and decide_form.is_valid():
+                collisions.collision_decide(actor=request.user, collision_id=collision.pk,
+                                            confirmed=decide_form.cleaned_data["decision"] == "confirm", note=decide_form.cleaned_data["note"])
+                messages.success(request, _("Décision enregistrée."))
+                return HttpResponseRedirect(reverse("admin:collision", args=[collision.pk]))
+            if action == "split" and split_form.is_valid():
+                split = collisions.collision_split(
+                    actor=request.user, collision_id=collision.pk, traits=split_form.traits(), event_ids=split_form.cleaned_data["events"],
+                    check_ids=split_form.cleaned_data["checks"], reason=split_form.cleaned_data["reason"],
+                )
+                messages.success(request, _("Collision séparée : identité n° %(pk)s créée pour la deuxième personne.")
+                                 % {"pk": split.second_identity_id})
+                return HttpResponseRedirect(reverse("admin:collision", args=[collision.pk]))
+        except ServiceError as error:
+            apply_service_error(split_form if action == "split" else decide_form, error)
+    user = request.user
+    return _render(
+        request, site, "collision.html", _("Collision n° %(pk)s — %(state)s") % {"pk": collision.pk, "state": collision.get_state_display()},
+        collision=collision, identity=record, decide_form=decide_form, split_form=split_form,
+        can_decide=user.has_perm("identities.manage_collisions") and collision.state == Collision.State.SUSPECTED,
+        can_split=user.has_perm("identities.split_collision") and collision.state == Collision.State.CONFIRMED,
+    )
+
+
+def usurpation(request, identity_id: int, *, site):
+    """Set or lift USUR on an identity (the INS is held back while it is set)."""
+    _require(request, "manage_collisions")
+    identity = get_object_or_404(Identity, pk=identity_id)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            collisions.usurpation_set(actor=request.user, identity_id=identity.pk, suspected=not identity.usurpation_suspected,
+                                      reason=form.cleaned_data["reason"])
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            messages.success(request, _("Usurpation levée.") if identity.usurpation_suspected else
+                             _("Usurpation signalée : l'INS n'est plus diffusé tant qu'elle n'est pas levée."))
+            return HttpResponseRedirect(reverse("admin:identities_identity_change", args=[identity.pk]))
+    title = _("Lever l'usurpation (USUR)") if identity.usurpation_suspected else _("Signaler une usurpation d'identité (USUR)")
+    return _render(request, site, "reason.html", title, identity=identity, form=form)

@@ -90,3 +90,44 @@ def test_an_ins_history_that_contradicts_one_person_is_flagged_automatically(fro
     consistent = factories.recovered(front_desk, matricule13="2800563220124", birth_name="DURAND")
     assert not Collision.objects.filter(identity=consistent).exists()
     assert Identity.objects.get(pk=identity.pk).status == "RECUP"
+
+
+def test_the_collision_screens_flag_confirm_and_split(make_identity, civ_member, civ_referent, front_desk):
+    from django.urls import reverse
+
+    from tests.identities.portal.client import logged_in
+
+    record = make_identity("VALI")
+    check = DocumentCheck.objects.get(identity=record)
+    page = logged_in(civ_member).get(reverse("admin:identities_identity_change", args=[record.pk])).content.decode()
+    assert reverse("admin:collision_flag", args=[record.pk]) in page
+    assert logged_in(front_desk).get(reverse("admin:collision_flag", args=[record.pk])).status_code == 403
+    member = logged_in(civ_member)
+    member.post(reverse("admin:collision_flag", args=[record.pk]), {"reason": "deux patientes"})
+    collision = Collision.objects.get()
+    assert f'href="{reverse("admin:collision", args=[collision.pk])}"' in member.get(reverse("admin:collision_list")).content.decode()
+    member.post(reverse("admin:collision", args=[collision.pk]), {"action": "decide", "decision": "confirm", "note": ""})
+    assert Collision.objects.get().state == Collision.State.CONFIRMED
+    assert 'id="collision-split"' not in member.get(reverse("admin:collision", args=[collision.pk])).content.decode()
+    referent = logged_in(civ_referent)
+    assert 'id="collision-split"' in referent.get(reverse("admin:collision", args=[collision.pk])).content.decode()
+    referent.post(reverse("admin:collision", args=[collision.pk]), {
+        "action": "split", "birth_name": "MARTIN", "birth_given_names": "LUCIE", "birth_date": "1982-03-02", "sex": "F",
+        "birthplace_code": "", "checks": [check.pk], "reason": "la pièce est celle de la sœur",
+    })
+    split = Collision.objects.get()
+    assert split.state == Collision.State.SPLIT and DocumentCheck.objects.get().identity_id == split.second_identity_id
+
+
+def test_the_usurpation_screen_sets_and_lifts_usur(make_identity, civ_member, front_desk):
+    from django.urls import reverse
+
+    from tests.identities.portal.client import logged_in
+
+    identity = make_identity("QUAL")
+    assert logged_in(front_desk).get(reverse("admin:usurpation", args=[identity.pk])).status_code == 403
+    logged_in(civ_member).post(reverse("admin:usurpation", args=[identity.pk]), {"reason": "carte prêtée"})
+    page = logged_in(civ_member).get(reverse("admin:identities_identity_change", args=[identity.pk])).content.decode()
+    assert 'id="usurpation-notice"' in page and identity.ins_matricule not in page
+    logged_in(civ_member).post(reverse("admin:usurpation", args=[identity.pk]), {"reason": "résolue"})
+    assert not Identity.objects.get(pk=identity.pk).usurpation_suspected
