@@ -93,7 +93,7 @@ def choose_other(request, identity_id: int, *, site):
             form.add_error("other", _("aucune identité ne porte ce numéro"))
         else:
             return HttpResponseRedirect(reverse("admin:merge_pair", args=[identity.pk, other.pk]))
-    return _render(request, site, "choose.html", _("Fusionner avec une autre identité"), identity=identity, form=form)
+    return _render(request, site, "reason.html", _("Fusionner avec une autre identité"), identity=identity, form=form)
 
 
 # --- Four eyes: the proposals waiting ---
