@@ -17,6 +17,7 @@ class IdentitiesConfig(AppConfig):
         from identities.documents import defaults as document_defaults
         from identities.interop import outbox  # noqa: F401  (subscribes to identity events: the HL7 outbox)
         from identities.matching import receivers  # noqa: F401  (subscribes to identity events: stored keys, the check)
+        from identities.merge import collisions  # noqa: F401  (subscribes to identity events: collision suspects)
         from identities.workflows import signals  # noqa: F401  (subscribes to identity events: NIA re-verification)
 
         # After every app's migrations: the roles hold permissions of other apps (insi...),

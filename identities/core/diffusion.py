@@ -32,6 +32,8 @@ def shareable_ins(identity) -> SharedIns | None:
     """The INS of a qualified identity with its five traits, or None when it must not leave."""
     if identity.status != QUALIFIED or identity.doubtful or identity.fictitious or not identity.is_active:
         return None
+    if getattr(identity, "usurpation_suspected", False):  # USUR: held back until the CIV resolves it
+        return None
     five = (identity.birth_name, identity.birth_given_names, identity.sex, identity.birth_date, identity.birthplace_code)
     if not (identity.ins_matricule and identity.ins_oid and all(five)):
         return None

@@ -119,6 +119,14 @@ class Identity(ConcurrentTransitionMixin, models.Model):
 
     channel = models.CharField(_("modalité de recueil"), max_length=4, choices=Channel.choices, default=Channel.SM)
     is_active = models.BooleanField(_("active"), default=True, help_text=_("Désactivée après fusion de doublons"))
+    # Set by a merge: the identity that absorbed this one. A merged identity is inactive and
+    # never changes again (lock_identity refuses it) until an unmerge restores it.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="absorbed", verbose_name=_("fusionnée dans"),
+    )
+    merged_at = models.DateTimeField(_("fusionnée le"), null=True, blank=True)
+    # USUR: somebody used this person's identity. The INS does not leave the system until it is resolved.
+    usurpation_suspected = models.BooleanField(_("usurpation d'identité signalée (USUR)"), default=False)
     last_insi_call_at = models.DateTimeField(_("dernier appel INSi"), null=True, blank=True)
     last_verified_at = models.DateTimeField(_("dernière vérification INSi"), null=True, blank=True)
     validated_at = models.DateTimeField(_("date de validation"), null=True, blank=True)
@@ -187,6 +195,11 @@ class Identity(ConcurrentTransitionMixin, models.Model):
                 condition=Q(fictitious=False) | Q(doubtful=False, homonym=False),
                 name="identity_fictitious_combines_with_nothing",
                 violation_error_message=_("L'attribut « fictive » ne se combine avec aucun autre."),
+            ),
+            models.CheckConstraint(
+                condition=Q(merged_into__isnull=True) | Q(is_active=False),
+                name="identity_merged_is_inactive",
+                violation_error_message=_("Une identité fusionnée est obligatoirement inactive."),
             ),
             models.CheckConstraint(
                 condition=(
@@ -289,6 +302,15 @@ class Identity(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source="*", target=Status.PROV)
     def marked_unreliable(self):
         """Doubtful or fictitious: forced back to provisional (permission checked per attribute)."""
+
+    @transition(field=status, source="*", target=RETURN_VALUE(*Status.values))
+    def restored(self, status: str):
+        """An unmerge puts the status back as it was at the merge (the merge log holds it)."""
+        return status
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_into_id is not None
 
 
 class InsMatricule(models.Model):
@@ -438,6 +460,10 @@ class IdentityEvent(models.Model):
         PRINTED = "PRINTED", _("Impression (fiche, étiquettes)")
         INSI_RECOVERY = "INSI_RECUP", _("Récupération INSi")
         INSI_VERIFICATION = "INSI_VERIF", _("Vérification INSi")
+        MERGED = "MERGED", _("Fusion de doublons")
+        UNMERGED = "UNMERGED", _("Défusion")
+        USURPATION = "USURPATION", _("Usurpation d'identité (USUR)")
+        MOVED = "MOVED", _("Élément déplacé (séparation d'une collision)")
 
     identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="events", verbose_name=_("identité"))
     kind = models.CharField(_("événement"), max_length=12, choices=Kind.choices)

@@ -38,10 +38,12 @@ def anteriority_search(*, name: str = "", given_name: str = "", birth_date: str 
 
 
 def anteriority_queryset(
-    *, name: str = "", given_name: str = "", birth_date: str = "", within: QuerySet[Identity] | None = None
+    *, name: str = "", given_name: str = "", birth_date: str = "", within: QuerySet[Identity] | None = None,
+    merged: bool = False,
 ) -> QuerySet[Identity]:
     """The anteriority search as a ranked queryset, for screens that paginate (the admin list,
-    whose filters come in as ``within``)."""
+    whose filters come in as ``within``). ``merged`` searches the merged records instead, so
+    a hit on one points the user to the identity it lives on in."""
     name_key, given_key = traits.search_key(name), traits.search_key(given_name)
     query = Q()
     if birth_date.strip():
@@ -50,7 +52,10 @@ def anteriority_queryset(
         query &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
     if not (name_key or query):
         return Identity.objects.none()
-    qs = (active_identities() if within is None else within.filter(is_active=True)).filter(query)
+    if merged:
+        qs = Identity.objects.filter(merged_into__isnull=False).filter(query)
+    else:
+        qs = (active_identities() if within is None else within.filter(is_active=True)).filter(query)
     fuzzy = connection.vendor == "postgresql" and len(name_key) >= 3
     if name_key:
         exact = Q(birth_name_key__startswith=name_key) | Q(used_name_key__startswith=name_key)
@@ -103,6 +108,29 @@ def birthplace_names(codes) -> dict[str, str]:
 
 def identity_for_diffusion(identity_id: int) -> Identity:
     return Identity.objects.get(pk=identity_id)
+
+
+def surviving_identity(identity: Identity) -> Identity:
+    """The identity a merged record now lives on in (following later merges); itself when not merged."""
+    seen = set()
+    while identity.merged_into_id is not None and identity.pk not in seen:
+        seen.add(identity.pk)
+        identity = Identity.objects.get(pk=identity.merged_into_id)
+    return identity
+
+
+def merge_links(identities) -> dict[int, tuple[str, list[str]]]:
+    """Per identity, the permanent identifier of the record it was merged into ("" if none) and
+    those of the records merged into it (FHIR Patient.link replaced-by / replaces)."""
+    identities = list(identities)
+    targets = dict(Identity.objects.filter(pk__in=[i.merged_into_id for i in identities if i.merged_into_id]).values_list("pk", "ipp"))
+    absorbed: dict[int, list[str]] = {}
+    for survivor_id, ipp in Identity.objects.filter(merged_into__in=identities).order_by("pk").values_list("merged_into_id", "ipp"):
+        absorbed.setdefault(survivor_id, []).append(str(ipp))
+    return {
+        i.pk: (str(targets[i.merged_into_id]) if i.merged_into_id in targets else "", absorbed.get(i.pk, []))
+        for i in identities
+    }
 
 
 def validating_checks(identity_ids) -> dict[int, DocumentCheck]:

@@ -35,11 +35,26 @@ TRAIT_FIELDS = (*STRICT_TRAIT_FIELDS, "used_name", "used_given_name", "birth_dat
 
 # --- Plumbing shared by every service ---
 
-def lock_identity(identity_id: int) -> Identity:
+def lock_identity(identity_id: int, *, merged_allowed: bool = False) -> Identity:
+    """The identity, row-locked for the write that follows. A merged identity is never
+    changed again (the core's rule, whatever the service): only the merge package's own
+    services, which restore it, pass ``merged_allowed``."""
     try:
-        return Identity.objects.select_for_update().get(pk=identity_id)
+        identity = Identity.objects.select_for_update().get(pk=identity_id)
     except Identity.DoesNotExist:
         raise RuleViolation(f"identité {identity_id} introuvable") from None
+    if identity.is_merged and not merged_allowed:
+        raise NotAllowed(merged_refusal(identity))
+    return identity
+
+
+def merged_refusal(identity: Identity) -> str:
+    """What a user is told when they try to act on a merged identity."""
+    when = timezone.localtime(identity.merged_at).strftime("%d/%m/%Y") if identity.merged_at else "?"
+    return (
+        f"Refusé : cette identité a été fusionnée dans l'identité n° {identity.merged_into_id} le {when} ; "
+        "elle n'est plus modifiable. Travaillez sur l'identité conservée."
+    )
 
 
 def _check_version(identity: Identity, expected_version: int | None) -> None:
@@ -87,7 +102,7 @@ _TRANSITION_REFUSALS = {
 }
 
 
-def _transition(identity: Identity, name: str, actor, *, reason: str, channel: str = "") -> None:
+def apply_transition(identity: Identity, name: str, actor, *, reason: str, channel: str = "") -> None:
     """Run one transition of the status machine, checking its source, conditions and permission."""
     method = getattr(identity, name)
     what = _TRANSITION_REFUSALS.get(name, name)
@@ -287,7 +302,7 @@ def identity_update_traits(*, actor, identity_id: int, expected_version: int | N
         if locked_changes:
             audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason,
                         **_drop_ins(identity, actor, reason=f"Trait verrouillé modifié : {reason}"))
-            _transition(identity, "ins_invalidated", actor, reason=reason)
+            apply_transition(identity, "ins_invalidated", actor, reason=reason)
             outcome.ins_invalidated = True
         save_identity(identity, actor, reason or "Modification des traits")
     return outcome
@@ -378,7 +393,7 @@ def identity_record_document_check(
         elif identity.doubtful or identity.fictitious:
             message = "Contrôle enregistré. Identité douteuse ou fictive : elle reste provisoire."
         elif identity.status in (Status.PROV, Status.RECUP):
-            _transition(identity, "document_validated", actor, reason=f"Pièce contrôlée : {document_type}")
+            apply_transition(identity, "document_validated", actor, reason=f"Pièce contrôlée : {document_type}")
             identity.validated_at = check.checked_at
             status_changed = True
             message = f"Identité passée au statut « {identity.get_status_display()} »."
@@ -406,7 +421,7 @@ def identity_withdraw_document_check(*, actor, check_id: int, reason: str) -> Id
         audit_event(identity, IdentityEvent.Kind.DOCUMENT_WITHDRAWN, actor, reason=reason, check_id=check.pk)
         still_valid = identity.document_checks.filter(validates=True, withdrawn_at__isnull=True).exists()
         if not still_valid and identity.status in (Status.VALI, Status.QUAL):
-            _transition(identity, "document_withdrawn", actor, reason=reason)
+            apply_transition(identity, "document_withdrawn", actor, reason=reason)
             identity.validated_at = None
         save_identity(identity, actor, f"Retrait du contrôle de pièce : {reason}")
     return identity
@@ -462,7 +477,7 @@ def identity_invalidate_ins(*, actor, identity_id: int, reason: str) -> Identity
         if not identity.ins_matricule:
             raise RuleViolation("cette identité ne porte pas d'INS")
         audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=reason, **_drop_ins(identity, actor, reason=reason))
-        _transition(identity, "ins_invalidated", actor, reason=reason)
+        apply_transition(identity, "ins_invalidated", actor, reason=reason)
         save_identity(identity, actor, f"INS invalidé : {reason}")
     return identity
 
@@ -596,7 +611,7 @@ def identity_apply_insi_result(
                                "Refusé : remplacer l'INS après une vérification KO est réservé à la CIV (invalidation de l'INS).")
             audit_event(identity, IdentityEvent.Kind.INS_INVALIDATED, actor, reason=REPLACED_AFTER_KO,
                         **_drop_ins(identity, actor, reason=REPLACED_AFTER_KO))
-            _transition(identity, "ins_invalidated", actor, reason=REPLACED_AFTER_KO)
+            apply_transition(identity, "ins_invalidated", actor, reason=REPLACED_AFTER_KO)
         if identity.is_locked and identity.ins_matricule == ins:
             raise RuleViolation(f"Aucune récupération nécessaire : l'identité est déjà « {identity.get_status_display()} ».")
         if identity.is_locked:
@@ -612,7 +627,7 @@ def identity_apply_insi_result(
         identity.last_verified_at = now
         audit_event(identity, IdentityEvent.Kind.INS_SET, actor, channel=Channel.INSI, operation=operation,
                     exchange_id=exchange_id, oid=result.active.oid, nature=matricule.nature_of(result.active.oid), changes=changes)
-        _transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({source.label})", channel=Channel.INSI)
+        apply_transition(identity, "insi_identity_accepted", actor, reason=f"Résultat INSi accepté ({source.label})", channel=Channel.INSI)
         save_identity(identity, actor, f"Résultat INSi intégré ({source.label})")
     return InsiOutcome(identity=identity, applied=True, message=f"Identité passée au statut « {identity.get_status_display()} ».")
 
@@ -677,7 +692,7 @@ def identity_qualify_from_apcv(*, actor, identity_id: int, result: InsiIdentity)
         check.save()
         audit_event(identity, IdentityEvent.Kind.DOCUMENT_CHECKED, actor, channel=Channel.AV, document_type=APCV_DOCUMENT_TYPE,
                     validates=True, check_id=check.pk, validation_mode=Channel.AV)
-        _transition(identity, "apcv_identity_accepted", actor, reason="Identité transmise par l'Appli carte Vitale", channel=Channel.AV)
+        apply_transition(identity, "apcv_identity_accepted", actor, reason="Identité transmise par l'Appli carte Vitale", channel=Channel.AV)
         identity.validated_at = check.checked_at
         save_identity(identity, actor, "Appli carte Vitale : identité qualifiée")
     return ApcvOutcome(identity=identity, applied=True, message="Identité qualifiée par l'Appli carte Vitale (sans appel INSi).")

@@ -94,9 +94,13 @@ def _ins_identifier(ins: SharedIns) -> dict:
     }
 
 
-def patient_resource(identity, ins: SharedIns | None, *, authority: LocalAuthority, zone: tzinfo, evidence: Evidence | None = None) -> dict:
+def patient_resource(
+    identity, ins: SharedIns | None, *, authority: LocalAuthority, zone: tzinfo, evidence: Evidence | None = None,
+    replaced_by: str = "", replaces: tuple[str, ...] | list[str] = (),
+) -> dict:
     """The Patient as JSON data: fr-core-patient-ins when the diffusion gate shares its INS
-    (``ins`` from ``diffusion.shareable_ins``), fr-core-patient otherwise."""
+    (``ins`` from ``diffusion.shareable_ins``), fr-core-patient otherwise. A merged record
+    (inactive) links to its survivor (``replaced-by``), a survivor to the records it absorbed (``replaces``)."""
     five = ins or identity
     extensions = [_reliability(identity, evidence, zone)]
     if five.birthplace_code:
@@ -125,7 +129,7 @@ def patient_resource(identity, ins: SharedIns | None, *, authority: LocalAuthori
             "family": identity.used_name or five.birth_name,
             "given": [identity.used_given_name or identity.first_birth_given_name],
         })
-    return {
+    resource = {
         "resourceType": "Patient",
         "id": str(identity.ipp),
         "meta": {"profile": [PROFILE_PATIENT_INS if ins is not None else PROFILE_PATIENT]},
@@ -136,6 +140,11 @@ def patient_resource(identity, ins: SharedIns | None, *, authority: LocalAuthori
         "gender": _GENDER[five.sex],
         "birthDate": fhir_date(five.birth_date),
     }
+    links = [("replaced-by", replaced_by)] if replaced_by else []
+    links += [("replaces", ipp) for ipp in replaces]
+    if links:
+        resource["link"] = [{"other": {"reference": f"Patient/{ipp}"}, "type": kind} for kind, ipp in links]
+    return resource
 
 
 def search_bundle(resources: list[dict], *, base_url: str, self_url: str, next_url: str = "") -> dict:

@@ -62,9 +62,11 @@ def _refusal(request, scope: str) -> HttpResponse | None:
 def _resources(identities) -> list[dict]:
     """FR Core Patients through the diffusion gate, evidence read in one query for the page."""
     checks = selectors.validating_checks([identity.pk for identity in identities])
+    links = selectors.merge_links(identities)
     zone, authority = timezone.get_current_timezone(), LocalAuthority.from_settings(settings)
     return [
-        fhir.patient_resource(identity, shareable_ins(identity), authority=authority, zone=zone, evidence=Evidence.of(checks.get(identity.pk)))
+        fhir.patient_resource(identity, shareable_ins(identity), authority=authority, zone=zone, evidence=Evidence.of(checks.get(identity.pk)),
+                              replaced_by=links[identity.pk][0], replaces=links[identity.pk][1])
         for identity in identities
     ]
 

@@ -36,7 +36,8 @@ Kind = IdentityEvent.Kind
 
 # When the events of one action fold into one message, the strongest event wins: a
 # receiver must create before it updates, and must drop a withdrawn INS whatever else changed.
-_STRENGTH = {Trigger.A31: 0, Trigger.A47: 1, Trigger.A28: 2}
+# A40 is the strongest and keeps its own event: it names the absorbed record.
+_STRENGTH = {Trigger.A31: 0, Trigger.A47: 1, Trigger.A28: 2, Trigger.A40: 3}
 _UPDATES = {Kind.TRAITS_CHANGED, Kind.ATTRIBUTE_CHANGED, Kind.INS_SET, Kind.INS_INVALIDATED}
 # Committed NEW rows older than this lost their on-commit release (a crash): the sweep releases them.
 _STALE_NEW = timedelta(minutes=1)
@@ -50,11 +51,18 @@ def trigger_for(event: IdentityEvent) -> Trigger | None:
     """The PAM-FR event an identity event calls for, or None when receivers need not know.
 
     Document checks and withdrawals reach receivers through the status change they cause.
-    A status leaving QUAL withdraws the shared INS: A47. Merging does not exist yet; when
-    it does, its event maps to A40 (hl7v2.build_message already builds it).
+    A status leaving QUAL withdraws the shared INS: A47. A merge is an A40 on the survivor
+    (the absorbed record's own event says nothing more). An unmerge (PAM France has no such
+    event, docs/decisions.md) re-creates the restored record (A28) and updates the survivor (A31).
     """
     if event.kind == Kind.CREATED:
         return Trigger.A28
+    if event.kind == Kind.MERGED:
+        return Trigger.A40 if event.details.get("role") == "survivor" else None
+    if event.kind == Kind.UNMERGED:
+        return Trigger.A28 if event.details.get("role") == "restored" else Trigger.A31
+    if event.kind == Kind.USURPATION:  # the gate holds the INS back while USUR is set: receivers drop it
+        return Trigger.A47 if event.details.get("withdrawn") else Trigger.A31
     if event.kind == Kind.STATUS_CHANGED:
         return Trigger.A47 if event.from_status == Status.QUAL else Trigger.A31
     if event.kind in _UPDATES:
@@ -81,7 +89,8 @@ def record_event(*, event: IdentityEvent, **_signal) -> None:
         if row is None:
             row = OutboxMessage.objects.create(receiver_id=receiver_id, identity_id=event.identity_id, event=event, trigger=trigger)
         else:
-            row.event = event
+            if row.trigger != Trigger.A40 or trigger == Trigger.A40:
+                row.event = event
             if _STRENGTH[trigger] > _STRENGTH[Trigger(row.trigger)]:
                 row.trigger = trigger
             row.save(update_fields=["event", "trigger"])
@@ -148,8 +157,22 @@ def build(message: OutboxMessage, *, now: datetime | None = None) -> str:
     return hl7v2.build_message(
         message.trigger, identity, shareable_ins(identity),
         header=header, authority=LocalAuthority.from_settings(settings), event_at=timezone.localtime(message.created_at),
-        evidence=Evidence.of(check),
+        evidence=Evidence.of(check), merged_ipp=_merged_ipp(message),
     )
+
+
+def _merged_ipp(message: OutboxMessage) -> str:
+    """A40's MRG-1: the absorbed record's permanent identifier, kept by the merge event."""
+    return message.event.details.get("absorbed_ipp", "") if message.trigger == Trigger.A40 and message.event else ""
+
+
+def _waits_behind(message: OutboxMessage) -> set[int]:
+    """The identities whose earlier messages this one must follow: its own, and for an A40
+    the absorbed record too (receivers learn of the absorbed record before it is merged)."""
+    identities = {message.identity_id}
+    if message.trigger == Trigger.A40 and message.event and message.event.details.get("absorbed_id"):
+        identities.add(message.event.details["absorbed_id"])
+    return identities
 
 
 class _Link:
@@ -268,11 +291,16 @@ def deliver(receiver_id: int, *, now=timezone.now) -> DeliveryReport:
         last_id, connected = 0, True
         while connected and (batch := list(
             OutboxMessage.objects.filter(receiver_id=receiver_id, state=State.PENDING, pk__gt=last_id)
-            .select_related("receiver").order_by("pk")[:_BATCH]
+            .select_related("receiver", "event").order_by("pk")[:_BATCH]
         )):
             for message in batch:
                 last_id = message.pk
-                if message.identity_id in held or message.identity_id in waiting:
+                blockers = _waits_behind(message)
+                if blockers & held:
+                    held.add(message.identity_id)
+                    continue
+                if blockers & waiting.keys():
+                    waiting.setdefault(message.identity_id, min(waiting[pk] for pk in blockers & waiting.keys()))
                     continue
                 if message.next_attempt_at > now():
                     waiting[message.identity_id] = message.next_attempt_at

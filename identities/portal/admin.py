@@ -48,6 +48,7 @@ from identities.matching import admin as matching_admin  # noqa: F401  (register
 from identities.matching import desk as matching_desk
 from identities.matching import pairs as matching_pairs
 from identities.matching.explain import french_number
+from identities.merge import services as merge_services
 from identities.portal import views
 from identities.portal.forms import (
     AnteriorityForm,
@@ -307,9 +308,18 @@ class IdentityAdmin(SimpleHistoryAdmin):
         if searched and self.has_add_permission(request):
             initial = {"birth_name": terms["nom"], "birth_given_names": terms["prenom"], "birth_date": terms["naissance"]}
             create_url = reverse("admin:identities_identity_add") + "?" + urlencode({**initial, "_recherche": "1"})
+        merged_hits = []
+        if searched:
+            try:
+                merged_hits = list(selectors.anteriority_queryset(
+                    name=terms["nom"], given_name=terms["prenom"], birth_date=terms["naissance"], merged=True,
+                ).select_related("merged_into")[:10])
+            except traits.TraitError:
+                pass  # the list's own search reports the unreadable date
         context = {
             "title": gettext("Identités : recherche d'antériorité"),
-            "search_form": search, "searched": searched, "create_url": create_url, **(extra_context or {}),
+            "search_form": search, "searched": searched, "create_url": create_url, "merged_hits": merged_hits,
+            **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)
 
@@ -443,6 +453,10 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
     def construct_change_message(self, request, form, formsets, add=False):
         return super().construct_change_message(request, form, [], add)
+
+    def has_change_permission(self, request, obj=None):
+        # A merged identity stays for the record and never changes again (the core's services refuse it too).
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.is_merged)
 
     def has_delete_permission(self, request, obj=None):
         # An identity is deactivated by a merge, never deleted: its audit trail must stay.
@@ -627,7 +641,7 @@ class WorklistItemAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
     paginator = CappedCountPaginator
-    actions = ["claim", "assign_selected"]
+    actions = ["claim", "assign_selected", "merge_confirmed"]
     count_nouns = (_("élément"), _("éléments"))
     fields = ("kind", "identity_column", "other_column", "reason", "owner", "opened_at", "created_by", "state",
               "decision", "decision_note", "decided_by", "decided_at")
@@ -728,6 +742,22 @@ class WorklistItemAdmin(admin.ModelAdmin):
             return format_html('<span class="ins-row-actions">{}</span>', format_html_join(" ", "{}", ((link,) for link in links)))
 
         return actions_column
+
+    def has_merge_permission(self, request):
+        return request.user.has_perm("identities.merge_identities")
+
+    @admin.action(description=_("Fusionner les doublons avérés sélectionnés"), permissions=["merge"])
+    def merge_confirmed(self, request, queryset):
+        pairs = list(queryset.filter(kind=WorklistItem.Kind.DUPLICATE, decision=WorklistItem.Decision.CONFIRMED)
+                     .values_list("identity_id", "other_id"))
+        done, refused = merge_services.merge_proven_pairs(actor=request.user, pairs=pairs)
+        self.message_user(request, gettext("%(count)d fusion(s) faite(s) ou proposée(s).") % {"count": len(done)})
+        for first_id, second_id, why in refused[:20]:
+            self.message_user(request, f"{first_id} / {second_id} : {why}", messages.ERROR)
+        skipped = queryset.count() - len(pairs)
+        if skipped:
+            self.message_user(request, gettext("%(count)d élément(s) ignoré(s) : seuls les doublons avérés se fusionnent.")
+                              % {"count": skipped}, messages.WARNING)
 
     def changelist_view(self, request, extra_context=None):
         context = {

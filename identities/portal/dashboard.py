@@ -41,6 +41,16 @@ class MonthPoint:
 
 
 @dataclass(frozen=True)
+class VigilanceMonth:
+    """Merges, unmerges and collisions flagged in one month (counted from the audit trail)."""
+
+    month: date
+    merges: int
+    unmerges: int
+    collisions: int
+
+
+@dataclass(frozen=True)
 class Figures:
     active: int
     by_status: list[Share]
@@ -50,6 +60,7 @@ class Figures:
     nia: int
     monthly: list[MonthPoint]
     queues: list[QueueSize]
+    vigilance: list[VigilanceMonth]
 
     @property
     def qualified(self) -> int:
@@ -123,6 +134,26 @@ def _monthly(active_now: int, qualified_now: int, *, now: datetime, months: int)
     return points
 
 
+def _vigilance(*, now: datetime, months: int) -> list[VigilanceMonth]:
+    """Per month: merges and unmerges (their survivor's event, one per operation) and collisions
+    (one event per record flagged), read through the index on the events' date."""
+    starts = _month_starts(now, months)
+    tz = timezone.get_current_timezone()
+    since = timezone.make_aware(datetime(starts[0].year, starts[0].month, 1), tz)
+    merged = Q(kind=IdentityEvent.Kind.MERGED, details__role="survivor")
+    unmerged = Q(kind=IdentityEvent.Kind.UNMERGED, details__role="survivor")
+    collided = Q(kind=IdentityEvent.Kind.COLLISION)
+    rows = {
+        timezone.localtime(row["month"], tz).date(): row
+        for row in IdentityEvent.objects.filter(at__gte=since).filter(merged | unmerged | collided)
+        .annotate(month=TruncMonth("at", tzinfo=tz)).values("month")
+        .annotate(merges=Count("id", filter=merged), unmerges=Count("id", filter=unmerged), collisions=Count("id", filter=collided))
+        .order_by()
+    }
+    empty = {"merges": 0, "unmerges": 0, "collisions": 0}
+    return [VigilanceMonth(month=start, **{key: rows.get(start, empty)[key] for key in empty}) for start in starts]
+
+
 def dashboard_figures(*, months: int = 12, now: datetime | None = None) -> Figures:
     """Every figure of the dashboard, from aggregate queries that read indexes rather than the table."""
     now = now or timezone.now()
@@ -151,4 +182,5 @@ def dashboard_figures(*, months: int = 12, now: datetime | None = None) -> Figur
         nia=active.filter(ins_oid__in=_NIA_OIDS).count(),
         monthly=_monthly(total, statuses[Status.QUAL], now=now, months=months),
         queues=worklist_queue_sizes(now=now),
+        vigilance=_vigilance(now=now, months=months),
     )

@@ -29,13 +29,15 @@ class PortalAdminSite(admin.AdminSite):
         return super().login(request, extra_context)
 
     def get_urls(self):
-        # The INSi workflow screens (recovery, batches, runs, CSV import); loaded before the models (module docstring).
+        # The INSi workflow and merge screens; loaded before the models (module docstring).
+        from identities.merge import views as merge_views
         from identities.workflows import views as workflow_views
 
         return [
             path("tableau-de-bord/", self.admin_view(self.dashboard_view), name="dashboard"),
             path("lieux-de-naissance/", self.admin_view(self.birthplace_view), name="birthplace_search"),
             *workflow_views.get_urls(self),
+            *merge_views.get_urls(self),
             *super().get_urls(),
         ]
 

@@ -287,3 +287,12 @@ def recovery_comparison(recovery: InsiRecovery):
     returned = _returned_traits(recovery.returned)
     places = selectors.birthplace_names([local["birthplace_code"], returned["birthplace_code"]])
     return comparison(local, returned, places=places)
+
+
+def recovery_records_move(*, recovery_ids, to_identity_id: int) -> int:
+    """Re-attach finished recoveries (and their INSi exchange references) to another identity:
+    the merge carries them to the survivor, the unmerge brings them back. The INSi exchange log
+    itself is never rewritten (it records what was sent, for whom, as it happened)."""
+    return InsiRecovery.objects.filter(pk__in=list(recovery_ids)).exclude(state=InsiRecovery.State.AWAITING).update(
+        identity_id=to_identity_id
+    )
