@@ -60,7 +60,8 @@ def _imports(module: str, *, module_level_only: bool) -> set[str]:
                     if child.level:
                         parent = package.split(".")[: len(package.split(".")) - (child.level - 1)]
                         base = ".".join(parent + ([base] if base else []))
-                    names = [base] + [f"{base}.{alias.name}" for alias in child.names]
+                    # ``from package import module`` depends on that module; ``from module import name`` on the module.
+                    names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in child.names]
                 found.update(target for target in map(_resolve, names) if target and target != module)
             visit(child, nested)
 
