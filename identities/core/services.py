@@ -472,7 +472,9 @@ def identity_apply_insi_result(
         raise RuleViolation(f"Résultat INSi non intégrable : {rejection}.")
     try:
         ins = matricule.check_format(result.active.matricule)
-        matricule.check_oid(result.active.oid, environment=settings.INS_ENVIRONMENT)
+        # A third party's INS keeps the OID it came with (INSi verified it): a received OID, not an INSi answer.
+        source = matricule.OidSource.RECEIVED if operation == "third_party" else matricule.OidSource.INSI
+        matricule.check_oid(result.active.oid, environment=settings.INS_ENVIRONMENT, source=source)
     except matricule.MatriculeError as error:
         raise _as_violation(error) from error
     if not matricule.key_checks(ins):

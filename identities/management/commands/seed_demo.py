@@ -125,10 +125,6 @@ INSI_TEST_IDENTITIES = (
     Demo("NESSI", "NATHALIE", "F", "1977-07-14"),
 )
 
-# Demo data never uses production OIDs.
-_NIR_TEST_OID = matricule.NIR_OID["test"]
-
-
 class Command(BaseCommand):
     help = _(
         "Crée les comptes de démonstration (un par rôle, mots de passe affichés une seule fois) et une quarantaine "
@@ -283,7 +279,7 @@ class Command(BaseCommand):
                                   birthplace_code=identity.birthplace_code, order=demo.order)
         return services.InsiIdentity(
             active=services.InsiMatricule(matricule=synthetic.with_key(first13),
-                                          oid=matricule.NIA_OID if demo.nia else _NIR_TEST_OID),
+                                          oid=matricule.NIA_OID if demo.nia else matricule.NIR_OID),
             birth_name=identity.birth_name, birth_given_names=demo.insi_given_names, sex=identity.sex,
             birth_date=identity.birth_date, birthplace_code=identity.birthplace_code,
         )

@@ -44,8 +44,8 @@ def test_it_profiles_fr_core_patient_ins_and_carries_the_ins_only_for_a_qualifie
     if case in ("QUAL", "QUAL+HOMA"):
         assert patient.meta.profile == [fhir.PROFILE_PATIENT_INS]
         (ins,) = ins_identifiers(patient)
-        assert (ins.system, ins.value, ins.use) == ("urn:oid:1.2.250.1.213.1.4.10", identity.ins_matricule, "official")
-        assert [(coding.system, coding.code) for coding in ins.type.coding] == [(fhir.CS_FR_IDENTIFIER_TYPE, "INS-NIR-TEST")]
+        assert (ins.system, ins.value, ins.use) == ("urn:oid:1.2.250.1.213.1.4.8", identity.ins_matricule, "official")
+        assert [(coding.system, coding.code) for coding in ins.type.coding] == [(fhir.CS_FR_IDENTIFIER_TYPE, "INS-NIR")]
     else:
         assert patient.meta.profile == [fhir.PROFILE_PATIENT]
         assert ins_identifiers(patient) == []

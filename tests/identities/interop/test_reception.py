@@ -224,7 +224,8 @@ def test_a_body_that_is_not_json_is_refused_and_stored(setup):
 
 @pytest.mark.parametrize(("matricule", "status", "integrated"), [("275126322074974", Status.RECUP, True), ("275126322074923", Status.PROV, False)])
 def test_the_configured_hook_checks_a_received_ins_with_insi(matricule, status, integrated, insi, setup):
-    raw = a28(ins=matricule, names="ADRUN^ZOE^ZOE^^^^L", birth="19751231")
+    # The sender holds the OID INSi gave it (.4.8, the qualification platform included).
+    raw = a28(ins=matricule, oid="1.2.250.1.213.1.4.8", names="ADRUN^ZOE^ZOE^^^^L", birth="19751231")
     code, _ = answered(raw, verify=reception.configured_verifier())
     identity = Identity.objects.get()
     assert code == "AA"
