@@ -4,8 +4,10 @@ Every identity event that receivers must learn about writes one outbox row per a
 receiver in the transaction of the event itself (state NEW): a crash after the commit loses
 nothing. The rows are released (PENDING) when the transaction commits and the Celery task
 delivers them; the events of one action (traits changed, INS invalidated, status changed…)
-fold into one message. A message's text is built when it is sent, from the identity's state
-at that moment: the diffusion gate is asked as late as possible.
+fold into one message, or two when an INS is withdrawn while traits change (A47 then A31).
+A message's text is built when it is sent, from the identity's state at that moment and
+from what the receiver holds (the INS the last acknowledged message left it): the diffusion
+gate is asked as late as possible, and a withdrawn INS is named only to receivers that had it.
 """
 from __future__ import annotations
 
@@ -15,12 +17,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.dispatch import receiver as subscribe
 from django.utils import timezone
 
-from identities.core import selectors
-from identities.core.diffusion import shareable_ins
+from identities.core import matricule, selectors
+from identities.core.diffusion import SharedIns, WithdrawnIns, shareable_ins, withdrawn_ins
 from identities.core.errors import RuleViolation, require_permission
 from identities.core.events import identity_event_recorded
 from identities.core.models import IdentityEvent, Status
@@ -34,9 +36,6 @@ logger = logging.getLogger(__name__)
 State = OutboxMessage.State
 Kind = IdentityEvent.Kind
 
-# When the events of one action fold into one message, the strongest event wins: a
-# receiver must create before it updates, and must drop a withdrawn INS whatever else changed.
-_STRENGTH = {Trigger.A31: 0, Trigger.A47: 1, Trigger.A28: 2}
 _UPDATES = {Kind.TRAITS_CHANGED, Kind.ATTRIBUTE_CHANGED, Kind.INS_SET, Kind.INS_INVALIDATED}
 # Committed NEW rows older than this lost their on-commit release (a crash): the sweep releases them.
 _STALE_NEW = timedelta(minutes=1)
@@ -50,44 +49,85 @@ def trigger_for(event: IdentityEvent) -> Trigger | None:
     """The PAM-FR event an identity event calls for, or None when receivers need not know.
 
     Document checks and withdrawals reach receivers through the status change they cause.
-    A status leaving QUAL withdraws the shared INS: A47. Merging does not exist yet; when
-    it does, its event maps to A40 (hl7v2.build_message already builds it).
+    An INS that stops being shared (a status leaving QUAL, the INS of a qualified identity
+    invalidated) or is replaced by another calls for A47 (§4.4.2-4.4.4); whether a receiver
+    gets the A47 depends on what it holds, decided when the message is built (``compose``).
+    Merging does not exist yet; when it does, its event maps to A40.
     """
     if event.kind == Kind.CREATED:
         return Trigger.A28
     if event.kind == Kind.STATUS_CHANGED:
         return Trigger.A47 if event.from_status == Status.QUAL else Trigger.A31
+    if event.kind == Kind.INS_INVALIDATED and event.identity.status == Status.QUAL:
+        return Trigger.A47  # recorded before the status leaves QUAL
+    if event.kind == Kind.INS_SET and "replaced_nature" in event.details:
+        return Trigger.A47
     if event.kind in _UPDATES:
         return Trigger.A31
     return None
 
 
+def _erased(event: IdentityEvent) -> hl7v2.Erased:
+    """Used name / given name the event erased (its changes: ``{field: [before, after]}``)."""
+    changes = event.details.get("changes", {}) if event.kind == Kind.TRAITS_CHANGED else {}
+
+    def erased(name: str) -> bool:
+        before, after = changes.get(name, ("", ""))
+        return bool(before) and not after
+
+    return hl7v2.Erased(used_name=erased("used_name"), used_given_name=erased("used_given_name"))
+
+
 @subscribe(identity_event_recorded, dispatch_uid="identities.interop.outbox.record_event")
 def record_event(*, event: IdentityEvent, **_signal) -> None:
-    """Queue the message an identity event calls for, in the event's transaction (the core's signal)."""
+    """Queue the message an identity event calls for, in the event's transaction (the core's signal).
+
+    The events of one action fold into the open (NEW) rows of the identity: an A28 stays an
+    A28, an INS withdrawal makes the open row an A47; when the open row carried a traits
+    change, the traits follow in an A31 after the A47 (§4.1: A47 changes identifiers, A31
+    traits; §4.4.3: the status may follow in an A31).
+    """
     trigger = trigger_for(event)
     if trigger is None:
         return
     receiver_ids = list(Receiver.objects.filter(active=True).values_list("pk", flat=True))
     if not receiver_ids:
         return
-    open_rows = {
-        row.receiver_id: row
-        for row in OutboxMessage.objects.filter(identity_id=event.identity_id, state=State.NEW, receiver_id__in=receiver_ids)
-    }
+    erased = _erased(event)
+    open_rows: dict[int, list[OutboxMessage]] = {}
+    for row in OutboxMessage.objects.filter(identity_id=event.identity_id, state=State.NEW, receiver_id__in=receiver_ids).select_related("event").order_by("pk"):
+        open_rows.setdefault(row.receiver_id, []).append(row)
     queued = []
     for receiver_id in receiver_ids:
-        row = open_rows.get(receiver_id)
-        if row is None:
-            row = OutboxMessage.objects.create(receiver_id=receiver_id, identity_id=event.identity_id, event=event, trigger=trigger)
-        else:
-            row.event = event
-            if _STRENGTH[trigger] > _STRENGTH[Trigger(row.trigger)]:
-                row.trigger = trigger
-            row.save(update_fields=["event", "trigger"])
-        queued.append(row.pk)
+        rows = open_rows.get(receiver_id, [])
+        queued += [row.pk for row in _fold(rows, event, trigger, erased, receiver_id)]
     # robust: a broker outage after the commit must not fail the user's action; the sweep catches up.
     transaction.on_commit(lambda: _kick(release(queued)), robust=True)
+
+
+def _fold(rows: list[OutboxMessage], event: IdentityEvent, trigger: Trigger, erased: hl7v2.Erased, receiver_id: int) -> list[OutboxMessage]:
+    def new(kind: Trigger, of: IdentityEvent, names: hl7v2.Erased) -> OutboxMessage:
+        return OutboxMessage.objects.create(
+            receiver_id=receiver_id, identity_id=event.identity_id, event=of, trigger=kind,
+            used_name_erased=names.used_name, used_given_name_erased=names.used_given_name,
+        )
+
+    if not rows:
+        return [new(trigger, event, erased)]
+    withdrawal = next((row for row in rows if row.trigger == Trigger.A47), None)
+    last = rows[-1]
+    if trigger == Trigger.A47 and withdrawal is None and last.trigger == Trigger.A31:
+        traits_event = last.event if last.event is not None and last.event.kind == Kind.TRAITS_CHANGED else None
+        names = hl7v2.Erased(last.used_name_erased, last.used_given_name_erased)
+        last.trigger, last.event, last.used_name_erased, last.used_given_name_erased = Trigger.A47, event, False, False
+        last.save(update_fields=["trigger", "event", "used_name_erased", "used_given_name_erased"])
+        return [last, new(Trigger.A31, traits_event, names)] if traits_event else [last]
+    target = withdrawal if trigger == Trigger.A47 else last
+    target.event = event
+    target.used_name_erased |= erased.used_name
+    target.used_given_name_erased |= erased.used_given_name
+    target.save(update_fields=["event", "used_name_erased", "used_given_name_erased"])
+    return [target]
 
 
 def release(message_ids) -> list[int]:
@@ -114,6 +154,82 @@ def sweep(*, now: datetime | None = None) -> list[int]:
     )
 
 
+# --- Building: what is sent depends on the identity now and on what the receiver holds ---
+
+@dataclass(frozen=True)
+class Composition:
+    """The message a row becomes when it leaves, and the INS its receiver then holds."""
+
+    trigger: Trigger
+    ins: SharedIns | None
+    withdrawn: WithdrawnIns | None
+    held_after: tuple[str, str]
+
+
+def compose(recorded: Trigger, identity, held: tuple[str, str]) -> Composition:
+    """A28 (and A40) as recorded; otherwise A47 when the receiver holds an INS that is no longer
+    the one shared (§4.4.2 replaced, §4.4.3/§4.4.4 removed), A31 when it holds nothing to
+    withdraw or a NIA that a NIR replaces (§4.4.1)."""
+    shared = shareable_ins(identity)
+    if recorded in (Trigger.A28, Trigger.A40):
+        return Composition(recorded, shared, None, (shared.matricule, shared.oid) if shared else held)
+    withdrawn = withdrawn_ins(identity, held_matricule=held[0], held_oid=held[1])
+    if withdrawn is not None and shared is not None and matricule.nature_of(withdrawn.oid) == matricule.Nature.NIA \
+            and shared.nature == matricule.Nature.NIR:
+        withdrawn = None
+    if shared is not None:
+        held_after = (shared.matricule, shared.oid)
+    else:
+        held_after = ("", "") if withdrawn is not None else held
+    return Composition(Trigger.A47 if withdrawn is not None else Trigger.A31, shared, withdrawn, held_after)
+
+
+class _Batch:
+    """What a batch of one receiver's messages is built from, read once for the whole batch."""
+
+    def __init__(self, receiver: Receiver, messages: list[OutboxMessage]):
+        identity_ids = {message.identity_id for message in messages}
+        self.receiver = receiver
+        self.identities = selectors.identities_for_diffusion(identity_ids)
+        self.checks = selectors.validating_checks(identity_ids)
+        self.held = held_by_receiver(receiver.pk, identity_ids)
+        self.authority = LocalAuthority.from_settings(settings)
+
+
+def held_by_receiver(receiver_id: int, identity_ids) -> dict[int, tuple[str, str]]:
+    """Per identity, the INS the receiver holds: what its last acknowledged message left it."""
+    latest = (
+        OutboxMessage.objects.filter(receiver_id=receiver_id, identity_id=OuterRef("identity_id"), state=State.SENT)
+        .order_by("-sent_at", "-pk").values("pk")[:1]
+    )
+    rows = OutboxMessage.objects.filter(receiver_id=receiver_id, identity_id__in=list(identity_ids), state=State.SENT, pk=Subquery(latest))
+    return {identity_id: (number, oid) for identity_id, number, oid in rows.values_list("identity_id", "ins_matricule", "ins_oid")}
+
+
+def build(message: OutboxMessage, *, now: datetime | None = None, batch: _Batch | None = None) -> tuple[str, Composition]:
+    """The message's text from the identity's current state and what its receiver holds, through the diffusion gate."""
+    batch = batch or _Batch(message.receiver, [message])
+    identity = batch.identities[message.identity_id]
+    composition = compose(Trigger(message.trigger), identity, batch.held.get(identity.pk, ("", "")))
+    receiver = batch.receiver
+    header = hl7v2.Header(
+        sending_application=settings.INTEROP_APPLICATION,
+        sending_facility=settings.INTEROP_FACILITY,
+        receiving_application=receiver.receiving_application,
+        receiving_facility=receiver.receiving_facility,
+        control_id=message.control_id,
+        created_at=timezone.localtime(now),
+        processing_id=settings.INTEROP_HL7_PROCESSING_ID,
+    )
+    text = hl7v2.build_message(
+        composition.trigger, identity, composition.ins,
+        header=header, authority=batch.authority, event_at=timezone.localtime(message.created_at),
+        evidence=Evidence.of(batch.checks.get(identity.pk)), withdrawn=composition.withdrawn,
+        erased=hl7v2.Erased(message.used_name_erased, message.used_given_name_erased),
+    )
+    return text, composition
+
+
 # --- Delivery ---
 
 def backoff(attempts: int) -> timedelta:
@@ -129,27 +245,6 @@ class DeliveryReport:
     unreachable: bool = False
     busy: bool = False
     next_attempt_at: datetime | None = None
-
-
-def build(message: OutboxMessage, *, now: datetime | None = None) -> str:
-    """The message's text from the identity's current state, through the diffusion gate."""
-    identity = selectors.identity_for_diffusion(message.identity_id)
-    receiver = message.receiver
-    header = hl7v2.Header(
-        sending_application=settings.INTEROP_APPLICATION,
-        sending_facility=settings.INTEROP_FACILITY,
-        receiving_application=receiver.receiving_application,
-        receiving_facility=receiver.receiving_facility,
-        control_id=message.control_id,
-        created_at=timezone.localtime(now),
-        processing_id=settings.INTEROP_HL7_PROCESSING_ID,
-    )
-    check = selectors.validating_checks([identity.pk]).get(identity.pk)
-    return hl7v2.build_message(
-        message.trigger, identity, shareable_ins(identity),
-        header=header, authority=LocalAuthority.from_settings(settings), event_at=timezone.localtime(message.created_at),
-        evidence=Evidence.of(check),
-    )
 
 
 class _Link:
@@ -189,11 +284,11 @@ def _retry(message: OutboxMessage, receiver: Receiver, error: str, now: datetime
     message.save(update_fields=["state", "attempts", "next_attempt_at", "payload", "ack", "last_error"])
 
 
-def _send(link: _Link, message: OutboxMessage, now: datetime, report: DeliveryReport) -> bool:
+def _send(link: _Link, message: OutboxMessage, now: datetime, report: DeliveryReport, batch: _Batch) -> bool:
     """Send one message and settle it from the ACK; False when the receiver cannot be reached."""
     receiver = link.receiver
     try:
-        text = build(message, now=now)
+        text, composition = build(message, now=now, batch=batch)
     except Exception as error:  # a message that cannot be built will never be: dead-letter it, go on
         logger.exception("outbox message %s could not be built", message.pk)
         message.state, message.last_error = State.DEAD, f"message impossible à construire : {error}"
@@ -225,7 +320,9 @@ def _send(link: _Link, message: OutboxMessage, now: datetime, report: DeliveryRe
         _retry(message, receiver, f"acquittement d'un autre message ({ack.control_id})", now, report)
     elif ack.accepted:
         message.state, message.sent_at, message.last_error = State.SENT, now, ""
-        message.save(update_fields=["state", "sent_at", "attempts", "payload", "ack", "last_error"])
+        message.trigger, (message.ins_matricule, message.ins_oid) = composition.trigger, composition.held_after
+        message.save(update_fields=["state", "sent_at", "attempts", "payload", "ack", "last_error", "trigger", "ins_matricule", "ins_oid"])
+        batch.held[message.identity_id] = composition.held_after
         report.sent += 1
     elif ack.content_refused:
         message.state, message.last_error = State.DEAD, f"refusé par le destinataire ({ack.code}) : {ack.text}"
@@ -270,6 +367,7 @@ def deliver(receiver_id: int, *, now=timezone.now) -> DeliveryReport:
             OutboxMessage.objects.filter(receiver_id=receiver_id, state=State.PENDING, pk__gt=last_id)
             .select_related("receiver").order_by("pk")[:_BATCH]
         )):
+            context = _Batch(receiver, batch)
             for message in batch:
                 last_id = message.pk
                 if message.identity_id in held or message.identity_id in waiting:
@@ -277,7 +375,7 @@ def deliver(receiver_id: int, *, now=timezone.now) -> DeliveryReport:
                 if message.next_attempt_at > now():
                     waiting[message.identity_id] = message.next_attempt_at
                     continue
-                connected = _send(link, message, now(), report)
+                connected = _send(link, message, now(), report, context)
                 if report.unreachable:
                     return report
                 if message.state == State.DEAD:
