@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, Q
 from django.dispatch import receiver as subscribe
 from django.utils import timezone
 
@@ -228,12 +228,16 @@ def _write_states(messages: list[OutboxMessage]) -> None:
 
 def held_by_receiver(receiver_id: int, identity_ids) -> dict[int, tuple[str, str]]:
     """Per identity, the INS the receiver holds: what its last acknowledged message left it."""
-    latest = (
-        OutboxMessage.objects.filter(receiver_id=receiver_id, identity_id=OuterRef("identity_id"), state=State.SENT)
-        .order_by("-sent_at", "-pk").values("pk")[:1]
+    # A plain scan of these identities' acknowledged rows (index outbox_identity), the latest
+    # kept per identity: a correlated subquery was planned as a scan of the whole outbox.
+    rows = (
+        OutboxMessage.objects.filter(identity_id__in=list(identity_ids), receiver_id=receiver_id, state=State.SENT)
+        .order_by("identity_id", "-sent_at", "-pk").values_list("identity_id", "ins_matricule", "ins_oid")
     )
-    rows = OutboxMessage.objects.filter(receiver_id=receiver_id, identity_id__in=list(identity_ids), state=State.SENT, pk=Subquery(latest))
-    return {identity_id: (number, oid) for identity_id, number, oid in rows.values_list("identity_id", "ins_matricule", "ins_oid")}
+    held: dict[int, tuple[str, str]] = {}
+    for identity_id, number, oid in rows.iterator(chunk_size=2000):
+        held.setdefault(identity_id, (number, oid))
+    return held
 
 
 def build(message: OutboxMessage, *, now: datetime | None = None, batch: _Batch | None = None) -> tuple[str, Composition]:
