@@ -42,7 +42,7 @@ def main() -> None:
     count = max(100, min(args.messages, MAX_MESSAGES))
     replay = max(PER_IDENTITY * 25, min(args.replay, MAX_MESSAGES))
     rounds = max(1, min(args.rounds, 5))
-    identities = max(count, replay // PER_IDENTITY)
+    identities = max(count, replay // PER_IDENTITY) + 100  # a few generated dates are impossible (see render)
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "insportal.settings")
