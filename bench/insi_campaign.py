@@ -66,7 +66,7 @@ def populate(count: int) -> None:
         identity = Identity(
             birth_name=person.birth_name, birth_given_names=person.given_names, first_birth_given_name=person.given_names.split()[0],
             birth_date=person.birth_date, sex=person.sex, birthplace_code=person.birthplace, status=Status.RECUP,
-            ins_matricule=person.matricule, ins_oid=matricule.NIA_OID if person.nia else matricule.NIR_OID["test"],
+            ins_matricule=person.matricule, ins_oid=matricule.NIA_OID if person.nia else matricule.NIR_OID,
         )
         identity.refresh_search_keys()
         batch.append(identity)

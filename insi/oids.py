@@ -1,15 +1,9 @@
-"""INS numbers as the teleservice sees them: authority OIDs per INS environment and the matricule key."""
+"""INS numbers as the teleservice sees them: the authority OIDs INSi answers with and the matricule key."""
 
+# INSi answers with these two in every environment, its qualification platform included
+# (captures of the published test identities carry .4.8); .4.10/.4.11 are never an INSi answer.
+NIR_OID = "1.2.250.1.213.1.4.8"
 NIA_OID = "1.2.250.1.213.1.4.9"
-_NIR_OIDS = {"production": "1.2.250.1.213.1.4.8", "test": "1.2.250.1.213.1.4.10"}
-
-
-def nir_oid(environment: str) -> str:
-    """The NIR authority OID of an INS environment ('test' or 'production'); the two never mix."""
-    try:
-        return _NIR_OIDS[environment]
-    except KeyError:
-        raise ValueError(f"unknown INS environment {environment!r}") from None
 
 
 def matricule_key(first13: str) -> str:

@@ -24,8 +24,8 @@ TEST_BIRTHPLACES = (
     Place("99109", "ALLEMAGNE", Birthplace.Kind.COUNTRY, True),
 )
 
-# The test identities of the INSi test book, as INSi returns them (environment "test").
-INSI_TEST_NIR_OID = "1.2.250.1.213.1.4.10"
+# The test identities of the INSi test book, as INSi returns them (its qualification platform too: .4.8).
+INSI_TEST_NIR_OID = "1.2.250.1.213.1.4.8"
 
 
 def make_birthplaces() -> list[Birthplace]:

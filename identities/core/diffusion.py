@@ -1,7 +1,8 @@
 """The diffusion gate: the one place that decides whether an INS may leave the system.
 
 Every output (screens, exports, documents, labels, datamatrix, HL7, FHIR, CDA, API) asks
-``shareable_ins`` and prints a matricule only from what it returns.
+``shareable_ins`` and prints a matricule only from what it returns. The one exception is
+``withdrawn_ins``: telling a receiver that held an INS to delete it (HL7 A47, MRG-1) names it.
 """
 from __future__ import annotations
 
@@ -50,3 +51,25 @@ def shareable_ins(identity) -> SharedIns | None:
         birth_date=identity.birth_date,
         birthplace_code=identity.birthplace_code,
     )
+
+
+@dataclass(frozen=True)
+class WithdrawnIns:
+    """An INS a receiver was given and must now delete: it travels only as the lookup key of
+    the withdrawal (PAM France §4.4.2-4.4.4: MRG-1 of the A47), never as a current identifier."""
+
+    matricule: str
+    oid: str
+    hl7_authority: str
+
+
+def withdrawn_ins(identity, *, held_matricule: str, held_oid: str) -> WithdrawnIns | None:
+    """The INS a receiver holds (it was sent to it, the outbox knows) when the identity no longer
+    shares that one: withdrawn (downgrade, doubt, invalidation) or replaced by another. None
+    when the receiver holds nothing, or holds what is still shared."""
+    if not held_matricule:
+        return None
+    shared = shareable_ins(identity)
+    if shared is not None and (shared.matricule, shared.oid) == (held_matricule, held_oid):
+        return None
+    return WithdrawnIns(matricule=held_matricule, oid=held_oid, hl7_authority=matricule.oid_info(held_oid).hl7_authority)

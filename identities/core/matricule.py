@@ -15,32 +15,37 @@ class Nature(StrEnum):
     NIA = "NIA"
 
 
+class OidSource(StrEnum):
+    """Where an OID comes from: the environment guard does not accept the same OIDs from each."""
+
+    INSI = "insi"  # an INSi answer (recovery, verification)
+    RECEIVED = "received"  # a document, a datamatrix, another domain's feed or import
+
+
 @dataclass(frozen=True)
 class OidInfo:
     oid: str
     nature: Nature
-    environment: str  # "production" or "test"
-    hl7_authority: str
+    test_only: bool  # an identifier type of test/demo documents and feeds, never an INSi answer
+    hl7_authority: str  # HD-1 as ANS publishes it (AnnexN §N.1): the same namespace whatever the OID
     label: str
 
 
 OIDS = {
     info.oid: info
     for info in (
-        OidInfo("1.2.250.1.213.1.4.8", Nature.NIR, "production", "ASIP-SANTE-INS-NIR", "INS-NIR"),
-        OidInfo("1.2.250.1.213.1.4.9", Nature.NIA, "production", "ASIP-SANTE-INS-NIA", "INS-NIA"),
-        OidInfo("1.2.250.1.213.1.4.10", Nature.NIR, "test", "ASIP-SANTE-INS-NIR-TEST", "INS-NIR de test"),
-        OidInfo("1.2.250.1.213.1.4.11", Nature.NIR, "test", "ASIP-SANTE-INS-NIR-DEMO", "INS-NIR de démonstration"),
+        OidInfo("1.2.250.1.213.1.4.8", Nature.NIR, False, "ASIP-SANTE-INS-NIR", "INS-NIR"),
+        OidInfo("1.2.250.1.213.1.4.9", Nature.NIA, False, "ASIP-SANTE-INS-NIA", "INS-NIA"),
+        OidInfo("1.2.250.1.213.1.4.10", Nature.NIR, True, "ASIP-SANTE-INS-NIR", "INS-NIR de test"),
+        OidInfo("1.2.250.1.213.1.4.11", Nature.NIR, True, "ASIP-SANTE-INS-NIR", "INS-NIR de démonstration"),
     )
 }
-# The NIA has no test OID: the qualification platform answers with the production NIA OID,
-# so it is accepted in both environments (see docs/decisions.md).
-_ACCEPTED = {
-    "production": {"1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9"},
-    "test": {"1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11", "1.2.250.1.213.1.4.9"},
-}
-NIR_OID = {"production": "1.2.250.1.213.1.4.8", "test": "1.2.250.1.213.1.4.10"}
+# INSi answers .4.8 / .4.9 in every environment, its qualification platform included; the
+# environments are kept apart by endpoint, certificate and database, not by rewriting OIDs.
+NIR_OID = "1.2.250.1.213.1.4.8"
 NIA_OID = "1.2.250.1.213.1.4.9"
+INSI_OIDS = frozenset({NIR_OID, NIA_OID})
+ENVIRONMENTS = ("test", "production")
 
 
 class MatriculeError(ValueError):
@@ -99,12 +104,19 @@ def oid_info(oid: str) -> OidInfo:
         raise MatriculeError("oid", f"OID {oid!r} inconnu : ce n'est pas un OID d'autorité INS") from None
 
 
-def check_oid(oid: str, *, environment: str) -> OidInfo:
-    """The OID's description, refused when it belongs to the other environment."""
+def check_oid(oid: str, *, environment: str, source: OidSource) -> OidInfo:
+    """The OID's description, refused when this environment does not take it from this source.
+
+    INSi only ever answers ``.4.8`` / ``.4.9``; the test and demo OIDs ``.4.10`` / ``.4.11``
+    come from test documents and feeds, accepted in ``test`` and refused in ``production``.
+    """
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"unknown INS environment {environment!r}")
     info = oid_info(oid)
-    if oid not in _ACCEPTED[environment]:
-        other = "de production" if environment == "test" else "de test"
-        raise MatriculeError("oid", f"OID {oid} {other} refusé : les OID de test et de production ne se mélangent pas")
+    if source == OidSource.INSI and oid not in INSI_OIDS:
+        raise MatriculeError("oid", f"OID {oid} refusé : INSi ne répond qu'avec les OID {NIR_OID} (NIR) et {NIA_OID} (NIA)")
+    if info.test_only and environment == "production":
+        raise MatriculeError("oid", f"OID {oid} ({info.label}) refusé en production : les identités de test n'entrent pas dans la base de production")
     return info
 
 

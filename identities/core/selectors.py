@@ -106,8 +106,9 @@ def birthplace_names(codes) -> dict[str, str]:
 
 # --- For the channels: what an output states about an identity ---
 
-def identity_for_diffusion(identity_id: int) -> Identity:
-    return Identity.objects.get(pk=identity_id)
+def identities_for_diffusion(identity_ids) -> dict[int, Identity]:
+    """The identities a batch of outgoing messages is built from, read at once."""
+    return Identity.objects.in_bulk(list(identity_ids))
 
 
 def surviving_identity(identity: Identity) -> Identity:
@@ -137,7 +138,7 @@ def validating_checks(identity_ids) -> dict[int, DocumentCheck]:
     """Per identity, the latest standing document check that validated it (its evidence)."""
     checks = (
         DocumentCheck.objects.filter(identity_id__in=identity_ids, validates=True, withdrawn_at__isnull=True)
-        .select_related("document_type").order_by("identity_id", "-checked_at")
+        .select_related("document_type", "companion_type").order_by("identity_id", "-checked_at")
     )
     found: dict[int, DocumentCheck] = {}
     for check in checks:

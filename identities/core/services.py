@@ -518,7 +518,8 @@ _SOURCES = {
 }
 
 
-def _checked_national_ins(result: InsiIdentity, identity_id: int, *, source_label: str) -> str:
+def _checked_national_ins(result: InsiIdentity, identity_id: int, *, source_label: str,
+                          oid_source: matricule.OidSource = matricule.OidSource.INSI) -> str:
     """The matricule of an identity from the national base (INSi, the Appli carte Vitale), refused under rule 5 or malformed."""
     rejection = traits.insi_result_rejection(
         birth_name=result.birth_name, birth_given_names=result.birth_given_names, sex=result.sex, birth_date=result.birth_date
@@ -527,7 +528,7 @@ def _checked_national_ins(result: InsiIdentity, identity_id: int, *, source_labe
         raise RuleViolation(f"{source_label} non intégrable : {rejection}.")
     try:
         ins = matricule.check_format(result.active.matricule)
-        matricule.check_oid(result.active.oid, environment=settings.INS_ENVIRONMENT)
+        matricule.check_oid(result.active.oid, environment=settings.INS_ENVIRONMENT, source=oid_source)
     except matricule.MatriculeError as error:
         raise _as_violation(error) from error
     if not matricule.key_checks(ins):
@@ -600,7 +601,9 @@ def identity_apply_insi_result(
     require_permission(actor, "identities.use_insi", "Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi.")
     if operation not in _SOURCES:
         raise RuleViolation(f"opération INSi inconnue : {operation}")
-    ins = _checked_national_ins(result, identity_id, source_label="Résultat INSi")
+    # A third party's INS keeps the OID it came with (INSi verified it): a received OID, not an INSi answer.
+    ins = _checked_national_ins(result, identity_id, source_label="Résultat INSi", oid_source=(
+        matricule.OidSource.RECEIVED if operation == "third_party" else matricule.OidSource.INSI))
 
     with transaction.atomic():
         identity = lock_identity(identity_id)
@@ -660,7 +663,8 @@ def identity_qualify_from_apcv(*, actor, identity_id: int, result: InsiIdentity)
     document_type = DocumentType.objects.filter(code=APCV_DOCUMENT_TYPE, active=True).first()
     if document_type is None:
         raise RuleViolation("le type de pièce « Appli carte Vitale » est désactivé ou absent du paramétrage", field="document_type")
-    ins = _checked_national_ins(result, identity_id, source_label="Identité de l'Appli carte Vitale")
+    ins = _checked_national_ins(result, identity_id, source_label="Identité de l'Appli carte Vitale",
+                                oid_source=matricule.OidSource.RECEIVED)
     with transaction.atomic():
         identity = lock_identity(identity_id)
         if identity.doubtful or identity.fictitious:

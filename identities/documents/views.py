@@ -122,7 +122,7 @@ class DatamatrixReadForm(forms.Form):
         text = datamatrix.normalise_scanned(scan) if scan.strip() else _decode_image(image)
         try:
             ins = datamatrix.parse_payload(text)
-            matricule.check_oid(ins.oid, environment=settings.INS_ENVIRONMENT)
+            matricule.check_oid(ins.oid, environment=settings.INS_ENVIRONMENT, source=matricule.OidSource.RECEIVED)
         except (datamatrix.DatamatrixError, matricule.MatriculeError) as error:
             raise forms.ValidationError(_t("Datamatrix INS refusé : %(reason)s") % {"reason": error.message}) from error
         data["payload"], data["ins"] = text, ins

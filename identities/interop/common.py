@@ -23,19 +23,44 @@ class Trigger(StrEnum):
     A47 = "A47"  # change of the identifier list: shared INS removed (downgrade, invalidation)
 
 
-# Identity documents, by the code the facility gives them (DocumentType.code seeded in
-# identities/migrations/0002), to the official table shared by PAM-FR ZFD-7 and FR Core
-# (fr-core-cs-mode-validation-identity). Types without an official code (eIDAS, Appli carte
-# Vitale, types the facility adds) are simply not transmitted.
+# The identity-document table shared by PAM France's ZFD-7 (table IHE-FRANCE-ZFD-7, §6.18.7)
+# and FR Core's validationMode (fr-core-cs-mode-validation-identity, 2.2.0): the same 14 codes.
+IDENTITY_DOCUMENTS = {
+    "AN": "Extrait d'acte de naissance",
+    "CC": "Carnet de circulation",
+    "CE": "Carte européenne",
+    "CM": "Carte militaire",
+    "CN": "Carte nationale d'identité",
+    "CS": "Titre de séjour",
+    "LE": "Livret de famille",
+    "PA": "Passeport",
+    "PC": "Permis de conduire",
+    "TC": "Tiers de confiance",
+    "AV": "Application Carte Vitale",
+    "DC": "Document de Circulation pour étranger mineur",
+    "AC": "Acte de naissance + Carte vitale avec photo",
+    "IE": "Identification électronique EIDAS",
+}
+# The facility's document types (DocumentType.code, seeded by identities/core/defaults.py) to
+# that table. A type the facility adds is transmitted when its code is one of the table's
+# (``tc``, ``cc``…, any case) or one of the names below; otherwise it is not transmitted.
 DOCUMENT_CODES = {
     "passeport": "PA",
     "cni": "CN",
     "titre-sejour": "CS",
+    "eidas": "IE",
+    "appli-carte-vitale": "AV",
     "extrait-naissance": "AN",
     "livret-famille": "LE",
     "permis-conduire": "PC",
     "carte-militaire": "CM",
+    "carnet-circulation": "CC",
+    "carte-europeenne": "CE",
+    "tiers-confiance": "TC",
+    "document-circulation-mineur": "DC",
 }
+# A birth-certificate extract checked with a carte Vitale with photo (direct EHPAD admission).
+_WITH_VITALE_PHOTO = {("extrait-naissance", "carte-vitale-photo"): "AC"}
 
 # Characters that structure an HL7 message or an XML attribute must never come from data.
 _HL7_SEPARATORS = re.compile(r"[|^~\\&\r\n]")
@@ -70,17 +95,25 @@ class Evidence:
     document_type: str  # DocumentType.code
     expiry_date: date | None
     checked_at: datetime
+    companion_type: str = ""  # DocumentType.code of the companion document, if any
 
     @property
     def official_code(self) -> str:
-        return DOCUMENT_CODES.get(self.document_type, "")
+        """The code of IDENTITY_DOCUMENTS (ZFD-7, FR Core validationMode), or "" when the type has none."""
+        combined = _WITH_VITALE_PHOTO.get((self.document_type, self.companion_type))
+        if combined:
+            return combined
+        code = DOCUMENT_CODES.get(self.document_type, self.document_type.upper())
+        return code if code in IDENTITY_DOCUMENTS else ""
 
     @classmethod
     def of(cls, check) -> Evidence | None:
-        """From a DocumentCheck-like object (``document_type.code``, ``expiry_date``, ``checked_at``)."""
+        """From a DocumentCheck-like object (``document_type.code``, ``companion_type``, ``expiry_date``, ``checked_at``)."""
         if check is None:
             return None
-        return cls(document_type=check.document_type.code, expiry_date=check.expiry_date, checked_at=check.checked_at)
+        companion = check.companion_type.code if check.companion_type_id else ""
+        return cls(document_type=check.document_type.code, expiry_date=check.expiry_date, checked_at=check.checked_at,
+                   companion_type=companion)
 
 
 def attributes_of(identity) -> list[str]:
@@ -97,13 +130,6 @@ def compact_date(value: str) -> str:
     if not birth.day:
         return f"{birth.year:04d}{birth.month:02d}"
     return f"{birth.year:04d}{birth.month:02d}{birth.day:02d}"
-
-
-def checked_text(value: str, *, what: str) -> str:
-    """A value about to be written into a message: refuse what would break its structure."""
-    if _HL7_SEPARATORS.search(value or ""):
-        raise ValueError(f"{what} holds an HL7 separator character and cannot be transmitted")
-    return value or ""
 
 
 # --- Identities received from another identification domain (HL7 A28/A31, FHIR import) ---

@@ -19,9 +19,11 @@ from identities.interop.common import (
     attributes_of,
 )
 
-# Pinned: FR Core 2.2.0 (Interop'Santé, hl7.fhir.fr.core, FHIR 4.0.1), the definitions whose
-# identity-reliability extension carries the four RNIV statuses and the comment codes (see
-# docs/interop.md). The canonical URLs below are all that depends on it.
+# Pinned: FR Core 2.2.0 (Interop'Santé, hl7.fhir.fr.core, FHIR 4.0.1), checked against the
+# published 2.2.0 definitions (docs/interop.md): its identity-reliability extension carries the
+# four RNIV statuses (identityStatus), the attributes as ``comment`` Codings, the INSi date as
+# ``dateCollection``. The canonical URLs and sub-extension names below are all that depends on it.
+FR_CORE_VERSION = "2.2.0"
 FHIR_VERSION = "4.0.1"
 FR_CORE = "https://hl7.fr/ig/fhir/core"
 PROFILE_PATIENT = f"{FR_CORE}/StructureDefinition/fr-core-patient"
@@ -71,12 +73,12 @@ def _reliability(identity, evidence: Evidence | None, zone: tzinfo) -> dict:
         "system": CS_IDENTITY_STATUS, "code": identity.status, "display": STATUS_LABELS[identity.status],
     }}]
     parts += [
-        {"url": "comment", "valueCodeableConcept": {"coding": [{"system": CS_STATUS_COMMENT, "code": code}]}}
+        {"url": "comment", "valueCoding": {"system": CS_STATUS_COMMENT, "code": code}}
         for code in attributes_of(identity)
     ]
     parts.append({"url": "methodCollection", "valueCoding": {"system": CS_METHOD_COLLECTION, "code": identity.channel}})
     if identity.last_insi_call_at:
-        parts.append({"url": "dateInterrogationINSi", "valueDate": _day(identity.last_insi_call_at, zone)})
+        parts.append({"url": "dateCollection", "valueDate": _day(identity.last_insi_call_at, zone)})
     if identity.validated_at:
         parts.append({"url": "validationDate", "valueDate": _day(identity.validated_at, zone)})
     if evidence is not None and evidence.official_code:
@@ -170,6 +172,8 @@ def capability_statement(*, base_url: str, published: str, search_parameters: di
         "publisher": "insportal",
         "kind": "instance",
         "software": {"name": "insportal"},
+        # The FR Core release every profile, extension and code system served comes from.
+        "implementationGuide": [f"{FR_CORE}/ImplementationGuide/hl7.fhir.fr.core|{FR_CORE_VERSION}"],
         "implementation": {"description": "Référentiel d'identités patients (INS)", "url": base_url},
         "fhirVersion": FHIR_VERSION,
         "format": ["json"],
@@ -183,6 +187,7 @@ def capability_statement(*, base_url: str, published: str, search_parameters: di
                 "profile": PROFILE_PATIENT,
                 "supportedProfile": [PROFILE_PATIENT_INS],
                 "documentation": (
+                    f"Profils FR Core {FR_CORE_VERSION} (hl7.fhir.fr.core). "
                     "Le matricule INS n'est diffusé que pour une identité qualifiée (profil fr-core-patient-ins). "
                     "POST Patient/$import reçoit un Patient d'un autre domaine d'identification."),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],

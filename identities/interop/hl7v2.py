@@ -1,17 +1,25 @@
-"""HL7 v2.5 IHE PAM France 2.11 identity messages (A28, A31, A40, A47), their ACKs, and received A28/A31 (pure, no Django)."""
+"""HL7 v2.5 IHE PAM France 2.11 identity messages (A28, A31, A40, A47), their ACKs, and received A28/A31 (pure, no Django).
+
+Messages are assembled as plain ER7 text (the sender's hot path: hl7apy costs about 90 % of a
+message's time); tests parse every message kind back with hl7apy at its STRICT level.
+Section numbers (§) are those of IHE PAM National Extension France 2.11.2; AnnexN is its
+data-type annex (ITI TF-2 Appendix N France 1.8.2).
+"""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from hl7apy.consts import VALIDATION_LEVEL
-from hl7apy.core import Message
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
 from identities.core import matricule, traits
-from identities.core.diffusion import SharedIns
+from identities.core.diffusion import SharedIns, WithdrawnIns
 from identities.interop.common import (
+    DOUT,
+    FICT,
     PROV,
     QUAL,
     RECUP,
@@ -23,29 +31,59 @@ from identities.interop.common import (
     ReceivedIns,
     Trigger,
     attributes_of,
-    checked_text,
     compact_date,
 )
 
-VERSION = "2.5"
-# MSH-12: HL7 2.5, internationalisation FRA, PAM France 2.11.
+# MSH-12: HL7 2.5, internationalisation FRA, PAM France 2.11 (§6.5: only "2.11", never 2.11.x).
 VERSION_ID = "2.5^FRA^2.11"
-CHARACTER_SET = "UNICODE UTF-8"
-COUNTRY = "FRA"
-# hl7apy checks the messages against the HL7 2.5 structure (Message.validate). Not its STRICT
-# level: that one also enforces 2.5's field lengths, which PAM-FR itself exceeds (the
-# test authority ASIP-SANTE-INS-NIR-TEST is longer than HD-1's 20 characters). Values are
-# checked by the portal's own rules (traits, matricule) instead.
-_LEVEL = VALIDATION_LEVEL.TOLERANT
-
+CHARACTER_SET = "UNICODE UTF-8"  # MSH-18 (§6.1)
+COUNTRY = "FRA"  # MSH-17
+LANGUAGE = "FR"  # MSH-19, as §6.5's example shows it
+PROFILE = "2.11^IHE_FRANCE-2.11-PAM"  # MSH-21 (§6.5): the conformance declaration
+# Reading received messages: the HL7 2.5 structure is checked, lengths are not (senders vary).
+_READ_LEVEL = VALIDATION_LEVEL.TOLERANT
 
 STRUCTURES = {Trigger.A28: "ADT_A05", Trigger.A31: "ADT_A05", Trigger.A40: "ADT_A39", Trigger.A47: "ADT_A30"}
 RECEIVED_TRIGGERS = (Trigger.A28, Trigger.A31)
+# §6.18: ZFD travels with A01, A04, A05, A14, A28, A31 (and Z99): of ours, A28 and A31 only.
+ZFD_TRIGGERS = (Trigger.A28, Trigger.A31)
+# Table IHE-FRANCE-ZFD-5 (§6.18.5); the portal's AV (Appli carte Vitale) channel has no code there.
+ZFD5_CHANNELS = frozenset({"SM", "CV", "INSI", "CB", "RFID"})
 
-# Receiving systems only know PROV and VALI; they deduce QUAL from VALI + matricule + OID.
+# Receiving systems only know PROV and VALI; they deduce QUAL from VALI + matricule + OID (§6.6.1, §6.6.15).
 RECEIVER_STATUS = {PROV: PROV, RECUP: PROV, VALI: VALI, QUAL: VALI}
 _HL7_SEX = {"M": "M", "F": "F", "I": "U"}
 _SEX_FROM_HL7 = {"M": "M", "F": "F", "U": "I"}
+# HL7 table 0445 as IHE France completes it (§6.6.15): statuses, then the attributes.
+TABLE_0445 = frozenset({
+    "VIDE", "PROV", "VALI", "DOUB", "DESA", "DPOT", "DOUA", "COLP", "COLV", "FILI", "CACH", "ANOM", "IDVER",
+    "RECD", "IDRA", "USUR", "HOMD", "HOMA", "INVA", "FICT", "DOUT",
+})
+NULL = '""'  # HL7's explicit null: "erase what you hold" (HL7 2.5 §2.5.3, PAM §4.4.3, §6.6.2)
+
+
+# --- ER7 text: escaping per data type (HL7 2.5 §2.7) ---
+
+_DELIMITERS = re.compile(r"[|^~\\&\r\n]")
+_ESCAPES = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\", "\r": "\\X0D\\", "\n": "\\X0A\\"}
+
+
+def escape_text(value: str | None) -> str:
+    """A text value (ST, TX, FT, or such a component): delimiters written as escape sequences."""
+    return _DELIMITERS.sub(lambda found: _ESCAPES[found.group()], value) if value else ""
+
+
+def coded(value: str | None, *, what: str) -> str:
+    """A coded value (ID, IS, HD, TS, NM): escape sequences are not allowed there, so a delimiter is refused."""
+    if value and _DELIMITERS.search(value):
+        raise ValueError(f"{what} holds an HL7 delimiter and cannot be transmitted")
+    return value or ""
+
+
+def _segment(name: str, fields: dict[int, str]) -> str:
+    """``name|f1|f2…`` with field n at position n, trailing empty fields left out."""
+    last = max((number for number, value in fields.items() if value), default=0)
+    return "|".join([name, *(fields.get(number, "") for number in range(1, last + 1))])
 
 
 @dataclass(frozen=True)
@@ -69,68 +107,83 @@ def _day(value: date | datetime) -> str:
     return value.strftime("%Y%m%d")
 
 
-def _new_message(structure: str, message_type: str, header: Header) -> Message:
-    message = Message(structure, version=VERSION, validation_level=_LEVEL)
-    msh = message.msh
-    msh.msh_3 = checked_text(header.sending_application, what="MSH-3")
-    msh.msh_4 = checked_text(header.sending_facility, what="MSH-4")
-    msh.msh_5 = checked_text(header.receiving_application, what="MSH-5")
-    msh.msh_6 = checked_text(header.receiving_facility, what="MSH-6")
-    msh.msh_7 = _timestamp(header.created_at)
-    msh.msh_9 = message_type
-    msh.msh_10 = checked_text(header.control_id, what="MSH-10")
-    msh.msh_11 = header.processing_id
-    msh.msh_12 = VERSION_ID
-    msh.msh_17 = COUNTRY
-    msh.msh_18 = CHARACTER_SET
-    return message
+def _msh(header: Header, message_type: str) -> str:
+    # MSH-1 is the field separator itself: the list below starts at MSH-2.
+    return "|".join([
+        "MSH", "^~\\&",
+        coded(header.sending_application, what="MSH-3"), coded(header.sending_facility, what="MSH-4"),
+        coded(header.receiving_application, what="MSH-5"), coded(header.receiving_facility, what="MSH-6"),
+        _timestamp(header.created_at), "", message_type, escape_text(header.control_id), coded(header.processing_id, what="MSH-11"),
+        VERSION_ID, "", "", "", "", COUNTRY, CHARACTER_SET, LANGUAGE, "", PROFILE,
+    ])
 
 
-def _add(segment, name: str, value: str) -> None:
-    segment.add_field(name).value = value
+def _cx(value: str, namespace: str, oid: str, kind: str) -> str:
+    """CX with its assigning authority HD ``namespace&OID&ISO`` (AnnexN §N.1, §N.3)."""
+    return f"{value}^^^{coded(namespace, what='CX-4')}&{coded(oid, what='CX-4')}&ISO^{kind}"
 
 
-def _identifier(value: str, namespace: str, oid: str, kind: str) -> str:
-    return f"{value}^^^{namespace}&{oid}&ISO^{kind}"
+def _ipp(identity, authority: LocalAuthority) -> str:
+    return _cx(escape_text(str(identity.ipp)), authority.namespace, authority.oid, "PI")
 
 
-def _fill_pid(pid, identity, ins: SharedIns | None, authority: LocalAuthority) -> None:
-    """PID of PAM-FR: the matricule only from the diffusion gate, with the five traits it was cleared with."""
+def _ins(ins: SharedIns | WithdrawnIns) -> str:
+    return _cx(coded(ins.matricule, what="CX-1"), ins.hl7_authority, ins.oid, "INS")
+
+
+@dataclass(frozen=True)
+class Erased:
+    """Complementary traits this action erased: receivers that had them are told with HL7's null (§6.6.2)."""
+
+    used_name: bool = False
+    used_given_name: bool = False
+
+
+def _pid5(identity, five, erased: Erased) -> str:
+    """PID-5 (§6.6.2, AnnexN §N.10): type L always (first given name, then INSi's whole list);
+    type D only when a used name or given name is defined, or to erase one with ``""``."""
+    birth_name, first = escape_text(five.birth_name), escape_text(identity.first_birth_given_name)
+    names = [f"{birth_name}^{first}^{escape_text(five.birth_given_names)}^^^^L"]
+    used_name = escape_text(identity.used_name) or (NULL if erased.used_name else "")
+    used_given = escape_text(identity.used_given_name) or (NULL if erased.used_given_name and not used_name else "")
+    if used_name or used_given:
+        # The given name that goes with a used name: the used one, or the first birth given name.
+        names.append(f"{used_name}^{used_given or (first if used_name else '')}^^^^^D")
+    return "~".join(names)
+
+
+def _pid(identity, ins: SharedIns | None, authority: LocalAuthority, *, withdrawn: WithdrawnIns | None, erased: Erased) -> str:
+    """PID of PAM-FR: the matricule only from the diffusion gate, with the five traits it was cleared with.
+    A withdrawal (A47, §4.4.3/§4.4.4) repeats the INS authority with ``""`` as the identifier."""
     five = ins or identity  # a SharedIns carries the five traits the matricule travels with
-    _add(pid, "pid_3", _identifier(str(identity.ipp), authority.namespace, authority.oid, "PI"))
+    identifiers = [_ipp(identity, authority)]
     if ins is not None:
-        _add(pid, "pid_3", _identifier(ins.matricule, ins.hl7_authority, ins.oid, "INS"))
-    birth_name = checked_text(five.birth_name, what="PID-5")
-    given_names = checked_text(five.birth_given_names, what="PID-5")
-    first = checked_text(identity.first_birth_given_name, what="PID-5")
-    _add(pid, "pid_5", f"{birth_name}^{first}^{given_names}^^^^L")
-    used_name = checked_text(identity.used_name, what="PID-5") or birth_name
-    used_given = checked_text(identity.used_given_name, what="PID-5") or first
-    _add(pid, "pid_5", f"{used_name}^{used_given}^^^^^D")
-    pid.pid_7 = compact_date(five.birth_date)
-    pid.pid_8 = _HL7_SEX[five.sex]
+        identifiers.append(_ins(ins))
+    elif withdrawn is not None:
+        identifiers.append(_cx(NULL, withdrawn.hl7_authority, withdrawn.oid, "INS"))
+    fields = {1: "1", 3: "~".join(identifiers), 5: _pid5(identity, five, erased), 7: compact_date(five.birth_date),
+              8: _HL7_SEX[five.sex]}
     if five.birthplace_code:
-        _add(pid, "pid_11", f"^^^^^^BDL^^{five.birthplace_code}")
-    for code in (RECEIVER_STATUS[identity.status], *attributes_of(identity)):
-        _add(pid, "pid_32", code)
+        fields[11] = f"^^^^^^BDL^^{coded(five.birthplace_code, what='PID-11')}"
+    fields[32] = "~".join((RECEIVER_STATUS[identity.status], *attributes_of(identity)))
+    return _segment("PID", fields)
 
 
-def _zfd(identity, five, evidence: Evidence | None, zone) -> str:
-    """PAM-FR's ZFD (unknown to hl7apy, written by hand): lunar date, corrected-date flag,
-    channel, INSi date (in the sender's time zone), validating document and its expiry."""
-    birth = traits.parse_birth_date(five.birth_date)
-    fields = [""] * 8
-    if birth.is_partial:
-        fields[0] = f"{birth.day:02d}^{birth.month:02d}^{birth.year:04d}"
-    fields[3] = "Y" if identity.birth_date_corrected else "N"
-    fields[4] = identity.channel
+def _zfd(identity, evidence: Evidence | None, zone) -> str:
+    """PAM-FR's ZFD (§6.18): corrected-date flag, channel, INSi date (in the sender's time zone),
+    validating document and its expiry. ZFD-1 is the lunar date (§6.18.1: days 31-35 for a
+    week of the month), which the portal does not record: an unknown day or month (``00``)
+    is told by PID-7's precision, not here."""
+    fields = {4: "Y" if identity.birth_date_corrected else "N"}
+    if identity.channel in ZFD5_CHANNELS:
+        fields[5] = identity.channel
     if identity.last_insi_call_at:
-        fields[5] = _day(identity.last_insi_call_at.astimezone(zone))
+        fields[6] = _day(identity.last_insi_call_at.astimezone(zone))
     if evidence is not None and evidence.official_code:
-        fields[6] = evidence.official_code
+        fields[7] = evidence.official_code
         if evidence.expiry_date:
-            fields[7] = _day(evidence.expiry_date)
-    return "|".join(["ZFD", *fields]).rstrip("|")
+            fields[8] = _day(evidence.expiry_date)
+    return _segment("ZFD", fields)
 
 
 def build_message(
@@ -143,29 +196,38 @@ def build_message(
     event_at: datetime,
     evidence: Evidence | None = None,
     merged_ipp: str = "",
+    withdrawn: WithdrawnIns | None = None,
+    erased: Erased = Erased(),
 ) -> str:
-    """The ER7 text of a PAM-FR identity message, validated against the HL7 2.5 structure.
+    """The ER7 text of a PAM-FR identity message.
 
     ``ins`` must come from ``diffusion.shareable_ins(identity)``: it is the only way a
-    matricule gets into PID-3. A47 names the patient by its permanent identifier in MRG-1
-    (a matricule that is no longer shared is never repeated); A40 takes the merged record's.
+    matricule gets into PID-3. ``withdrawn`` (from ``diffusion.withdrawn_ins``) is the only
+    way a matricule that is no longer shared gets out, and only as MRG-1 of an A47 (§4.4.2 a
+    new NIR replacing it in PID-3, §4.4.3/§4.4.4 ``""`` in PID-3: removed). A40 takes the
+    merged record's permanent identifier in MRG-1, PID-3 being the surviving record's.
     """
     trigger = Trigger(trigger)
     if (trigger == Trigger.A40) != bool(merged_ipp):
         raise ValueError("A40 takes the merged record's identifier, and only A40 does")
+    if (trigger == Trigger.A47) != (withdrawn is not None):
+        raise ValueError("A47 takes the withdrawn INS (MRG-1), and only A47 does")
     structure = STRUCTURES[trigger]
-    message = _new_message(structure, f"ADT^{trigger}^{structure}", header)
-    message.evn.evn_2 = _timestamp(event_at)
-    message.evn.evn_6 = _timestamp(event_at)
-    patient = message.add_group("ADT_A39_PATIENT") if trigger == Trigger.A40 else message
-    _fill_pid(patient.pid, identity, ins, authority)
-    if trigger in (Trigger.A28, Trigger.A31):
-        patient.pv1.pv1_2 = "N"  # PAM-FR: no visit for an identity message
+    moment = _timestamp(event_at)
+    segments = [
+        _msh(header, f"ADT^{trigger}^{structure}"),
+        f"EVN||{moment}||||{moment}",
+        _pid(identity, ins, authority, withdrawn=withdrawn, erased=erased),
+    ]
+    if trigger == Trigger.A47:
+        segments.append(f"MRG|{_ins(withdrawn)}")
+    elif trigger == Trigger.A40:
+        segments.append(f"MRG|{_cx(escape_text(merged_ipp), authority.namespace, authority.oid, 'PI')}")
     else:
-        patient.mrg.mrg_1 = _identifier(merged_ipp or str(identity.ipp), authority.namespace, authority.oid, "PI")
-    message.validate()
-    # hl7apy leaves Z segments out of a strict message's text: PAM-FR's ZFD is appended after it.
-    return message.to_er7() + "\r" + _zfd(identity, ins or identity, evidence, header.created_at.tzinfo)
+        segments.append("PV1||N")  # §6.10.1: PV1-2 "N", no visit for an identity message
+    if trigger in ZFD_TRIGGERS:
+        segments.append(_zfd(identity, evidence, header.created_at.tzinfo))
+    return "\r".join(segments)
 
 
 # --- Acknowledgements ---
@@ -175,6 +237,7 @@ _ERROR_CODES = {
     "structure": ("100", "Segment sequence error"),
     "required": ("101", "Required field missing"),
     "invalid": ("102", "Data type error"),
+    "table": ("103", "Table value not found"),
     "unsupported": ("201", "Unsupported event code"),
     "internal": ("207", "Application internal error"),
 }
@@ -196,33 +259,31 @@ class Ack:
         return self.code in ("AE", "CE")
 
 
+_LOCATION = re.compile(r"^([A-Z][A-Z0-9]{2})(?:-(\d+))?$")
+
+
 def build_ack(
     *, header: Header, trigger: str, acknowledged_id: str, code: str, text: str = "", error: MessageError | None = None
 ) -> str:
-    """An original-mode ACK for a received message; a negative one names the problem in ERR."""
+    """An original-mode ACK for a received message (same MSH as our messages, MSH-21 included);
+    a negative one names the problem in ERR (location, table 0357 code, severity, French text)."""
     # The ACK echoes the event it answers, when the received MSH-9 could be read.
     event = trigger if trigger.isalnum() else ""
-    message = _new_message("ACK", f"ACK^{event}^ACK" if event else "ACK", header)
-    message.msa.msa_1 = code
-    message.msa.msa_2 = checked_text(acknowledged_id, what="MSA-2")
-    if text:
-        message.msa.msa_3 = _ack_text(text)
+    segments = [_msh(header, f"ACK^{event}^ACK" if event else "ACK"), _segment("MSA", {1: code, 2: _short(acknowledged_id, 20), 3: _short(text, 80)})]
     if error is not None:
-        err = message.add_segment("ERR")
-        segment, _, field = error.location.partition("-")
-        if len(segment) == 3 and segment.isalnum() and segment.isupper():
-            err.err_2 = f"{segment}^1^{field}" if field.isdigit() else f"{segment}^1"
+        location = _LOCATION.match(error.location)
+        where = "" if location is None else f"{location[1]}^1^{location[2]}" if location[2] else f"{location[1]}^1"
         number, label = _ERROR_CODES.get(error.code, _ERROR_CODES["invalid"])
-        err.err_3 = f"{number}^{label}^HL70357"
-        err.err_4 = "E"
-        err.err_8 = _ack_text(error.message)
-    message.validate()
-    return message.to_er7()
+        segments.append(_segment("ERR", {2: where, 3: f"{number}^{label}^HL70357", 4: "E", 8: _short(error.message, 250)}))
+    return "\r".join(segments)
 
 
-def _ack_text(text: str) -> str:
-    # Free text travels inside a field: separators become spaces rather than break the ACK.
-    return "".join(" " if char in "|^~\\&\r\n" else char for char in text)[:200]
+def _short(value: str, length: int) -> str:
+    """Free text of an ACK within its HL7 length (MSA-2 ST 20, MSA-3 ST 80, ERR-8 TX 250), escaped."""
+    kept = value[:length]
+    while len(escaped := escape_text(kept)) > length:
+        kept = kept[:-1]
+    return escaped
 
 
 def read_ack(text: str) -> Ack:
@@ -328,6 +389,24 @@ def _names(pid) -> tuple[tuple[str, str, str], tuple[str, str]]:
     return birth, used
 
 
+def _reliability_codes(pid) -> set[str]:
+    """PID-32 (§6.6.15): status and attributes, every code from table 0445 as IHE France completes it."""
+    codes = {_value(code) for code in _repetitions(pid, "pid_32")} - {""}
+    unknown = sorted(codes - TABLE_0445)
+    if unknown:
+        raise MessageError("PID-32", f"code « {unknown[0]} » absent de la table 0445 (fiabilité de l'identité)", code="table")
+    return codes
+
+
+def _declared_status(codes: set[str], ins: ReceivedIns | None) -> str:
+    """The sender's status in our vocabulary. §6.6.15: a matricule counts only when PID-32 holds
+    VALI — otherwise the message is integrated without it; VALI + matricule + OID is the sender's
+    QUAL (§6.6.1). A doubtful or fictitious identity is provisional whatever else PID-32 says."""
+    if VALI not in codes or codes & {DOUT, FICT}:
+        return PROV
+    return QUAL if ins is not None else VALI
+
+
 def read_patient_message(text: str) -> ReceivedMessage:
     """A received A28/A31 as plain data; raises MessageError naming the first problem found."""
     header = read_header(text)
@@ -335,7 +414,7 @@ def read_patient_message(text: str) -> ReceivedMessage:
         raise MessageError("MSH-9", f"événement « {header.trigger} » non pris en charge : seuls A28 et A31 sont reçus", code="unsupported")
     standard = "\r".join(segment for segment in _segments(text) if not segment.startswith("Z"))
     try:
-        message = parse_message(standard, validation_level=_LEVEL, find_groups=True)
+        message = parse_message(standard, validation_level=_READ_LEVEL, find_groups=True)
         message.validate()
     except (HL7apyException, ValueError) as error:
         raise MessageError("message", f"structure HL7 2.5 invalide ({error})", code="structure") from error
@@ -348,10 +427,7 @@ def read_patient_message(text: str) -> ReceivedMessage:
     birthplace = next(
         (_value(xad.xad_9) for xad in _repetitions(pid, "pid_11") if _value(xad.xad_7) == "BDL"), ""
     )
-    codes = [_value(code) for code in _repetitions(pid, "pid_32")]
-    status = codes[0] if codes else PROV
-    # PAM-FR: VALI + matricule + OID is how the sender says its identity is qualified.
-    declared = QUAL if status == VALI and ins is not None else (VALI if status == VALI else PROV)
+    declared = _declared_status(_reliability_codes(pid), ins)
     return ReceivedMessage(
         header=header,
         identity=ReceivedIdentity(

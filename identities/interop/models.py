@@ -89,6 +89,13 @@ class OutboxMessage(models.Model):
     replayed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("rejoué par"),
     )
+    # What the receiver holds once this message is acknowledged (written when it is built): the
+    # INS it was given, so that a withdrawal names it (A47 MRG-1) to receivers that had it only.
+    ins_matricule = models.CharField(_("INS détenu par le destinataire"), max_length=15, blank=True, editable=False)
+    ins_oid = models.CharField(_("OID de l'INS détenu"), max_length=64, blank=True, editable=False)
+    # Complementary traits the action erased (from the event's changes): sent as HL7's null in PID-5.
+    used_name_erased = models.BooleanField(_("nom utilisé effacé"), default=False, editable=False)
+    used_given_name_erased = models.BooleanField(_("prénom utilisé effacé"), default=False, editable=False)
 
     class Meta:
         verbose_name = _("message HL7 sortant")

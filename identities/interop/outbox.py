@@ -4,23 +4,26 @@ Every identity event that receivers must learn about writes one outbox row per a
 receiver in the transaction of the event itself (state NEW): a crash after the commit loses
 nothing. The rows are released (PENDING) when the transaction commits and the Celery task
 delivers them; the events of one action (traits changed, INS invalidated, status changed…)
-fold into one message. A message's text is built when it is sent, from the identity's state
-at that moment: the diffusion gate is asked as late as possible.
+fold into one message, or two when an INS is withdrawn while traits change (A47 then A31).
+A message's text is built when it is sent, from the identity's state at that moment and
+from what the receiver holds (the INS the last acknowledged message left it): the diffusion
+gate is asked as late as possible, and a withdrawn INS is named only to receivers that had it.
 """
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.dispatch import receiver as subscribe
 from django.utils import timezone
 
-from identities.core import selectors
-from identities.core.diffusion import shareable_ins
+from identities.core import matricule, selectors
+from identities.core.diffusion import SharedIns, WithdrawnIns, shareable_ins, withdrawn_ins
 from identities.core.errors import RuleViolation, require_permission
 from identities.core.events import identity_event_recorded
 from identities.core.models import IdentityEvent, Status
@@ -34,15 +37,16 @@ logger = logging.getLogger(__name__)
 State = OutboxMessage.State
 Kind = IdentityEvent.Kind
 
-# When the events of one action fold into one message, the strongest event wins: a
-# receiver must create before it updates, and must drop a withdrawn INS whatever else changed.
-# A40 is the strongest and keeps its own event: it names the absorbed record.
-_STRENGTH = {Trigger.A31: 0, Trigger.A47: 1, Trigger.A28: 2, Trigger.A40: 3}
 _UPDATES = {Kind.TRAITS_CHANGED, Kind.ATTRIBUTE_CHANGED, Kind.INS_SET, Kind.INS_INVALIDATED}
 # Committed NEW rows older than this lost their on-commit release (a crash): the sweep releases them.
 _STALE_NEW = timedelta(minutes=1)
 _LEASE = timedelta(minutes=2)
 _BATCH = 200
+# Settled rows are written together, at least this often (and at each batch's end): one
+# commit per group instead of one per message. A crash in between resends the acknowledged
+# messages under the same MSH-10 (at least once, as any lost ACK would).
+_FLUSH_SECONDS = 0.5
+_STATE_FIELDS = ["state", "sent_at", "attempts", "next_attempt_at", "payload", "ack", "last_error", "trigger", "ins_matricule", "ins_oid"]
 _MAX_BACKOFF = timedelta(minutes=15)
 DELIVER_TASK = "identities.tasks.deliver_outbox"
 
@@ -51,9 +55,12 @@ def trigger_for(event: IdentityEvent) -> Trigger | None:
     """The PAM-FR event an identity event calls for, or None when receivers need not know.
 
     Document checks and withdrawals reach receivers through the status change they cause.
-    A status leaving QUAL withdraws the shared INS: A47. A merge is an A40 on the survivor
-    (the absorbed record's own event says nothing more). An unmerge (PAM France has no such
-    event, docs/decisions.md) re-creates the restored record (A28) and updates the survivor (A31).
+    An INS that stops being shared (a status leaving QUAL, the INS of a qualified identity
+    invalidated) or is replaced by another calls for A47 (§4.4.2-4.4.4); whether a receiver
+    gets the A47 depends on what it holds, decided when the message is built (``compose``).
+    A merge is an A40 on the survivor (the absorbed record's own event says nothing more). An
+    unmerge (PAM France has no such event, docs/decisions.md) re-creates the restored record
+    (A28) and updates the survivor (A31).
     """
     if event.kind == Kind.CREATED:
         return Trigger.A28
@@ -65,38 +72,77 @@ def trigger_for(event: IdentityEvent) -> Trigger | None:
         return Trigger.A47 if event.details.get("withdrawn") else Trigger.A31
     if event.kind == Kind.STATUS_CHANGED:
         return Trigger.A47 if event.from_status == Status.QUAL else Trigger.A31
+    if event.kind == Kind.INS_INVALIDATED and event.identity.status == Status.QUAL:
+        return Trigger.A47  # recorded before the status leaves QUAL
+    if event.kind == Kind.INS_SET and "replaced_nature" in event.details:
+        return Trigger.A47
     if event.kind in _UPDATES:
         return Trigger.A31
     return None
 
 
+def _erased(event: IdentityEvent) -> hl7v2.Erased:
+    """Used name / given name the event erased (its changes: ``{field: [before, after]}``)."""
+    changes = event.details.get("changes", {}) if event.kind == Kind.TRAITS_CHANGED else {}
+
+    def erased(name: str) -> bool:
+        before, after = changes.get(name, ("", ""))
+        return bool(before) and not after
+
+    return hl7v2.Erased(used_name=erased("used_name"), used_given_name=erased("used_given_name"))
+
+
 @subscribe(identity_event_recorded, dispatch_uid="identities.interop.outbox.record_event")
 def record_event(*, event: IdentityEvent, **_signal) -> None:
-    """Queue the message an identity event calls for, in the event's transaction (the core's signal)."""
+    """Queue the message an identity event calls for, in the event's transaction (the core's signal).
+
+    The events of one action fold into the open (NEW) rows of the identity: an A28 stays an
+    A28, an INS withdrawal makes the open row an A47; when the open row carried a traits
+    change, the traits follow in an A31 after the A47 (§4.1: A47 changes identifiers, A31
+    traits; §4.4.3: the status may follow in an A31).
+    """
     trigger = trigger_for(event)
     if trigger is None:
         return
     receiver_ids = list(Receiver.objects.filter(active=True).values_list("pk", flat=True))
     if not receiver_ids:
         return
-    open_rows = {
-        row.receiver_id: row
-        for row in OutboxMessage.objects.filter(identity_id=event.identity_id, state=State.NEW, receiver_id__in=receiver_ids)
-    }
+    erased = _erased(event)
+    open_rows: dict[int, list[OutboxMessage]] = {}
+    for row in OutboxMessage.objects.filter(identity_id=event.identity_id, state=State.NEW, receiver_id__in=receiver_ids).select_related("event").order_by("pk"):
+        open_rows.setdefault(row.receiver_id, []).append(row)
     queued = []
     for receiver_id in receiver_ids:
-        row = open_rows.get(receiver_id)
-        if row is None:
-            row = OutboxMessage.objects.create(receiver_id=receiver_id, identity_id=event.identity_id, event=event, trigger=trigger)
-        else:
-            if row.trigger != Trigger.A40 or trigger == Trigger.A40:
-                row.event = event
-            if _STRENGTH[trigger] > _STRENGTH[Trigger(row.trigger)]:
-                row.trigger = trigger
-            row.save(update_fields=["event", "trigger"])
-        queued.append(row.pk)
+        rows = open_rows.get(receiver_id, [])
+        queued += [row.pk for row in _fold(rows, event, trigger, erased, receiver_id)]
     # robust: a broker outage after the commit must not fail the user's action; the sweep catches up.
     transaction.on_commit(lambda: _kick(release(queued)), robust=True)
+
+
+def _fold(rows: list[OutboxMessage], event: IdentityEvent, trigger: Trigger, erased: hl7v2.Erased, receiver_id: int) -> list[OutboxMessage]:
+    def new(kind: Trigger, of: IdentityEvent, names: hl7v2.Erased) -> OutboxMessage:
+        return OutboxMessage.objects.create(
+            receiver_id=receiver_id, identity_id=event.identity_id, event=of, trigger=kind,
+            used_name_erased=names.used_name, used_given_name_erased=names.used_given_name,
+        )
+
+    # An A40 names the absorbed record through its own event: it never folds, nor is folded into.
+    if not rows or Trigger.A40 in (trigger, rows[-1].trigger):
+        return [new(trigger, event, erased)]
+    withdrawal = next((row for row in rows if row.trigger == Trigger.A47), None)
+    last = rows[-1]
+    if trigger == Trigger.A47 and withdrawal is None and last.trigger == Trigger.A31:
+        traits_event = last.event if last.event is not None and last.event.kind == Kind.TRAITS_CHANGED else None
+        names = hl7v2.Erased(last.used_name_erased, last.used_given_name_erased)
+        last.trigger, last.event, last.used_name_erased, last.used_given_name_erased = Trigger.A47, event, False, False
+        last.save(update_fields=["trigger", "event", "used_name_erased", "used_given_name_erased"])
+        return [last, new(Trigger.A31, traits_event, names)] if traits_event else [last]
+    target = withdrawal if trigger == Trigger.A47 else last
+    target.event = event
+    target.used_name_erased |= erased.used_name
+    target.used_given_name_erased |= erased.used_given_name
+    target.save(update_fields=["event", "used_name_erased", "used_given_name_erased"])
+    return [target]
 
 
 def release(message_ids) -> list[int]:
@@ -123,6 +169,124 @@ def sweep(*, now: datetime | None = None) -> list[int]:
     )
 
 
+# --- Building: what is sent depends on the identity now and on what the receiver holds ---
+
+@dataclass(frozen=True)
+class Composition:
+    """The message a row becomes when it leaves, and the INS its receiver then holds."""
+
+    trigger: Trigger
+    ins: SharedIns | None
+    withdrawn: WithdrawnIns | None
+    held_after: tuple[str, str]
+
+
+def compose(recorded: Trigger, identity, held: tuple[str, str]) -> Composition:
+    """A28 (and A40) as recorded; otherwise A47 when the receiver holds an INS that is no longer
+    the one shared (§4.4.2 replaced, §4.4.3/§4.4.4 removed), A31 when it holds nothing to
+    withdraw or a NIA that a NIR replaces (§4.4.1)."""
+    shared = shareable_ins(identity)
+    if recorded in (Trigger.A28, Trigger.A40):
+        return Composition(recorded, shared, None, (shared.matricule, shared.oid) if shared else held)
+    withdrawn = withdrawn_ins(identity, held_matricule=held[0], held_oid=held[1])
+    if withdrawn is not None and shared is not None and matricule.nature_of(withdrawn.oid) == matricule.Nature.NIA \
+            and shared.nature == matricule.Nature.NIR:
+        withdrawn = None
+    if shared is not None:
+        held_after = (shared.matricule, shared.oid)
+    else:
+        held_after = ("", "") if withdrawn is not None else held
+    return Composition(Trigger.A47 if withdrawn is not None else Trigger.A31, shared, withdrawn, held_after)
+
+
+class _Batch:
+    """What a batch of one receiver's messages is built from, read once for the whole batch."""
+
+    def __init__(self, receiver: Receiver, messages: list[OutboxMessage]):
+        identity_ids = {message.identity_id for message in messages}
+        self.receiver = receiver
+        self.identities = selectors.identities_for_diffusion(identity_ids)
+        self.checks = selectors.validating_checks(identity_ids)
+        self.held = held_by_receiver(receiver.pk, identity_ids)
+        self.authority = LocalAuthority.from_settings(settings)
+        self.settled: list[OutboxMessage] = []
+        self.flushed_at = time.monotonic()
+
+    def settle(self, message: OutboxMessage) -> None:
+        """The message's state row, written with the others of its group."""
+        self.settled.append(message)
+        if time.monotonic() - self.flushed_at >= _FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.settled:
+            _write_states(self.settled)
+        self.settled, self.flushed_at = [], time.monotonic()
+
+
+def _write_states(messages: list[OutboxMessage]) -> None:
+    """One UPDATE per row, sent together in one transaction (Django's bulk_update builds a CASE
+    per field and row: it cost more than the sending itself)."""
+    fields = [OutboxMessage._meta.get_field(name) for name in _STATE_FIELDS]
+    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {connection.ops.quote_name(OutboxMessage._meta.db_table)} SET {assignments} WHERE id = %s"
+    rows = [[field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields] + [message.pk] for message in messages]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def held_by_receiver(receiver_id: int, identity_ids) -> dict[int, tuple[str, str]]:
+    """Per identity, the INS the receiver holds: what its last acknowledged message left it."""
+    # A plain scan of these identities' acknowledged rows (index outbox_identity), the latest
+    # kept per identity: a correlated subquery was planned as a scan of the whole outbox.
+    rows = (
+        OutboxMessage.objects.filter(identity_id__in=list(identity_ids), receiver_id=receiver_id, state=State.SENT)
+        .order_by("identity_id", "-sent_at", "-pk").values_list("identity_id", "ins_matricule", "ins_oid")
+    )
+    held: dict[int, tuple[str, str]] = {}
+    for identity_id, number, oid in rows.iterator(chunk_size=2000):
+        held.setdefault(identity_id, (number, oid))
+    return held
+
+
+def build(message: OutboxMessage, *, now: datetime | None = None, batch: _Batch | None = None) -> tuple[str, Composition]:
+    """The message's text from the identity's current state and what its receiver holds, through the diffusion gate."""
+    batch = batch or _Batch(message.receiver, [message])
+    identity = batch.identities[message.identity_id]
+    composition = compose(Trigger(message.trigger), identity, batch.held.get(identity.pk, ("", "")))
+    receiver = batch.receiver
+    header = hl7v2.Header(
+        sending_application=settings.INTEROP_APPLICATION,
+        sending_facility=settings.INTEROP_FACILITY,
+        receiving_application=receiver.receiving_application,
+        receiving_facility=receiver.receiving_facility,
+        control_id=message.control_id,
+        created_at=timezone.localtime(now),
+        processing_id=settings.INTEROP_HL7_PROCESSING_ID,
+    )
+    text = hl7v2.build_message(
+        composition.trigger, identity, composition.ins,
+        header=header, authority=batch.authority, event_at=timezone.localtime(message.created_at),
+        evidence=Evidence.of(batch.checks.get(identity.pk)), withdrawn=composition.withdrawn,
+        erased=hl7v2.Erased(message.used_name_erased, message.used_given_name_erased), merged_ipp=_merged_ipp(message),
+    )
+    return text, composition
+
+
+def _merged_ipp(message: OutboxMessage) -> str:
+    """A40's MRG-1: the absorbed record's permanent identifier, kept by the merge event."""
+    return message.event.details.get("absorbed_ipp", "") if message.trigger == Trigger.A40 and message.event else ""
+
+
+def _waits_behind(message: OutboxMessage) -> set[int]:
+    """The identities whose earlier messages this one must follow: its own, and for an A40
+    the absorbed record too (receivers learn of the absorbed record before it is merged)."""
+    identities = {message.identity_id}
+    if message.trigger == Trigger.A40 and message.event and message.event.details.get("absorbed_id"):
+        identities.add(message.event.details["absorbed_id"])
+    return identities
+
+
 # --- Delivery ---
 
 def backoff(attempts: int) -> timedelta:
@@ -138,41 +302,6 @@ class DeliveryReport:
     unreachable: bool = False
     busy: bool = False
     next_attempt_at: datetime | None = None
-
-
-def build(message: OutboxMessage, *, now: datetime | None = None) -> str:
-    """The message's text from the identity's current state, through the diffusion gate."""
-    identity = selectors.identity_for_diffusion(message.identity_id)
-    receiver = message.receiver
-    header = hl7v2.Header(
-        sending_application=settings.INTEROP_APPLICATION,
-        sending_facility=settings.INTEROP_FACILITY,
-        receiving_application=receiver.receiving_application,
-        receiving_facility=receiver.receiving_facility,
-        control_id=message.control_id,
-        created_at=timezone.localtime(now),
-        processing_id=settings.INTEROP_HL7_PROCESSING_ID,
-    )
-    check = selectors.validating_checks([identity.pk]).get(identity.pk)
-    return hl7v2.build_message(
-        message.trigger, identity, shareable_ins(identity),
-        header=header, authority=LocalAuthority.from_settings(settings), event_at=timezone.localtime(message.created_at),
-        evidence=Evidence.of(check), merged_ipp=_merged_ipp(message),
-    )
-
-
-def _merged_ipp(message: OutboxMessage) -> str:
-    """A40's MRG-1: the absorbed record's permanent identifier, kept by the merge event."""
-    return message.event.details.get("absorbed_ipp", "") if message.trigger == Trigger.A40 and message.event else ""
-
-
-def _waits_behind(message: OutboxMessage) -> set[int]:
-    """The identities whose earlier messages this one must follow: its own, and for an A40
-    the absorbed record too (receivers learn of the absorbed record before it is merged)."""
-    identities = {message.identity_id}
-    if message.trigger == Trigger.A40 and message.event and message.event.details.get("absorbed_id"):
-        identities.add(message.event.details["absorbed_id"])
-    return identities
 
 
 class _Link:
@@ -200,7 +329,7 @@ def _claim(receiver_id: int, now: datetime) -> bool:
     )
 
 
-def _retry(message: OutboxMessage, receiver: Receiver, error: str, now: datetime, report: DeliveryReport) -> None:
+def _retry(message: OutboxMessage, receiver: Receiver, error: str, now: datetime, report: DeliveryReport, batch: _Batch) -> None:
     message.last_error = error
     if message.attempts >= receiver.max_attempts:
         message.state = State.DEAD
@@ -209,18 +338,18 @@ def _retry(message: OutboxMessage, receiver: Receiver, error: str, now: datetime
     else:
         message.next_attempt_at = now + backoff(message.attempts)
         report.retried += 1
-    message.save(update_fields=["state", "attempts", "next_attempt_at", "payload", "ack", "last_error"])
+    batch.settle(message)
 
 
-def _send(link: _Link, message: OutboxMessage, now: datetime, report: DeliveryReport) -> bool:
+def _send(link: _Link, message: OutboxMessage, now: datetime, report: DeliveryReport, batch: _Batch) -> bool:
     """Send one message and settle it from the ACK; False when the receiver cannot be reached."""
     receiver = link.receiver
     try:
-        text = build(message, now=now)
+        text, composition = build(message, now=now, batch=batch)
     except Exception as error:  # a message that cannot be built will never be: dead-letter it, go on
         logger.exception("outbox message %s could not be built", message.pk)
         message.state, message.last_error = State.DEAD, f"message impossible à construire : {error}"
-        message.save(update_fields=["state", "last_error"])
+        batch.settle(message)
         report.dead += 1
         return True
     if link.client is None:
@@ -236,26 +365,28 @@ def _send(link: _Link, message: OutboxMessage, now: datetime, report: DeliveryRe
     except (OSError, mllp.MllpError) as error:
         # Sent but not acknowledged: counted against the message (it may be what breaks the receiver).
         link.close()
-        _retry(message, receiver, f"pas d'acquittement : {error}", now, report)
+        _retry(message, receiver, f"pas d'acquittement : {error}", now, report, batch)
         return False
     message.ack = answer
     try:
         ack = hl7v2.read_ack(answer)
     except MessageError as error:
-        _retry(message, receiver, f"acquittement illisible : {error.message}", now, report)
+        _retry(message, receiver, f"acquittement illisible : {error.message}", now, report, batch)
         return True
     if ack.control_id != message.control_id:
-        _retry(message, receiver, f"acquittement d'un autre message ({ack.control_id})", now, report)
+        _retry(message, receiver, f"acquittement d'un autre message ({ack.control_id})", now, report, batch)
     elif ack.accepted:
         message.state, message.sent_at, message.last_error = State.SENT, now, ""
-        message.save(update_fields=["state", "sent_at", "attempts", "payload", "ack", "last_error"])
+        message.trigger, (message.ins_matricule, message.ins_oid) = composition.trigger, composition.held_after
+        batch.settle(message)
+        batch.held[message.identity_id] = composition.held_after
         report.sent += 1
     elif ack.content_refused:
         message.state, message.last_error = State.DEAD, f"refusé par le destinataire ({ack.code}) : {ack.text}"
-        message.save(update_fields=["state", "attempts", "payload", "ack", "last_error"])
+        batch.settle(message)
         report.dead += 1
     else:
-        _retry(message, receiver, f"rejeté par le destinataire ({ack.code}) : {ack.text}", now, report)
+        _retry(message, receiver, f"rejeté par le destinataire ({ack.code}) : {ack.text}", now, report, batch)
     return True
 
 
@@ -285,19 +416,21 @@ def deliver(receiver_id: int, *, now=timezone.now) -> DeliveryReport:
         report.busy = True
         return report
     link = _Link(receiver)
-    held = set(OutboxMessage.objects.filter(receiver_id=receiver_id, state=State.DEAD).values_list("identity_id", flat=True))
+    blocked = set(OutboxMessage.objects.filter(receiver_id=receiver_id, state=State.DEAD).values_list("identity_id", flat=True))
     waiting: dict[int, datetime] = {}  # identity → when its first waiting message is due
+    context: _Batch | None = None
     try:
         last_id, connected = 0, True
         while connected and (batch := list(
             OutboxMessage.objects.filter(receiver_id=receiver_id, state=State.PENDING, pk__gt=last_id)
             .select_related("receiver", "event").order_by("pk")[:_BATCH]
         )):
+            context = _Batch(receiver, batch)
             for message in batch:
                 last_id = message.pk
                 blockers = _waits_behind(message)
-                if blockers & held:
-                    held.add(message.identity_id)
+                if blockers & blocked:
+                    blocked.add(message.identity_id)
                     continue
                 if blockers & waiting.keys():
                     waiting.setdefault(message.identity_id, min(waiting[pk] for pk in blockers & waiting.keys()))
@@ -305,19 +438,22 @@ def deliver(receiver_id: int, *, now=timezone.now) -> DeliveryReport:
                 if message.next_attempt_at > now():
                     waiting[message.identity_id] = message.next_attempt_at
                     continue
-                connected = _send(link, message, now(), report)
+                connected = _send(link, message, now(), report, context)
                 if report.unreachable:
                     return report
                 if message.state == State.DEAD:
-                    held.add(message.identity_id)
+                    blocked.add(message.identity_id)
                 elif message.state == State.PENDING:
                     waiting[message.identity_id] = message.next_attempt_at
                 if not connected:
                     break  # the connection broke: the rest waits for the next run
+            context.flush()  # before the next batch reads what its receiver holds
             Receiver.objects.filter(pk=receiver_id).update(delivering_until=now() + _LEASE)
         report.next_attempt_at = min(waiting.values(), default=None)
         return report
     finally:
+        if context is not None:
+            context.flush()
         link.close()
         Receiver.objects.filter(pk=receiver_id).update(delivering_until=None)
 

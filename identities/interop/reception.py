@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from identities.core import roles, services, traits
+from identities.core import matricule, roles, services, traits
 from identities.core.errors import NotAllowed, RuleViolation, ServiceError
 from identities.core.models import Identity
 from identities.interop import fhir, hl7v2, intake, mllp, selectors
@@ -173,11 +173,22 @@ _FHIR_LOCATIONS = {
 }
 
 
+def _check_key(ins: ReceivedIns | None) -> None:
+    """A matricule from another domain is not an INSi answer: a wrong key is the sender's error,
+    refused before anything else (and before any INSi call)."""
+    if ins is not None:
+        try:
+            matricule.validate(ins.matricule)
+        except matricule.MatriculeError as error:
+            raise RuleViolation(f"matricule INS reçu invalide : {error.message}", field="matricule") from error
+
+
 def _receive(received: ReceivedIdentity, *, channel: str, source: str, control_id: str, payload: str, verify) -> ReceptionOutcome:
     """The reception and its record, in one transaction: a refusal leaves nothing behind but the refused message."""
     if len(received.sender_patient_id) > _stored_length("sender_patient_id"):
         raise RuleViolation(f"identifiant du patient chez l'émetteur de plus de {_stored_length('sender_patient_id')} caractères",
                             field="sender_patient_id")
+    _check_key(received.ins)
     with transaction.atomic():
         known = selectors.identity_received_from(source, received.sender_patient_id)
         if known is not None:
@@ -237,14 +248,23 @@ def _as_message_error(error: ServiceError, locations: dict[str, str]) -> Message
     return MessageError(locations.get(error.field or "", "message"), error.message)
 
 
+# MSH-18 (§6.1): ISO 8859/15 is France's usual encoding, UTF-8 and ISO 8859/1 are met too.
+_ENCODINGS = {b"8859/15": "iso-8859-15", b"8859/1": "latin-1", b"UNICODE UTF-8": "utf-8", b"": "utf-8"}
+
+
 def _decode(raw: bytes) -> str:
-    """PAM-FR allows UTF-8 and ISO 8859-1 (MSH-18); anything else that is not UTF-8 is refused."""
-    head = raw[:300]
-    encoding = "latin-1" if b"8859/1" in head.split(b"\r", 1)[0] else "utf-8"
+    """The message in the encoding its MSH-18 announces; any other announced encoding is refused."""
+    first = raw.split(b"\r", 1)[0].split(b"\n", 1)[0]
+    fields = first.split(first[3:4] or b"|") if first.startswith(b"MSH") else []
+    announced = fields[17].strip() if len(fields) > 17 else b""
+    encoding = _ENCODINGS.get(announced)
+    if encoding is None:
+        raise MessageError("MSH-18", f"jeu de caractères « {announced.decode('ascii', 'replace')} » non pris en charge "
+                           "(8859/15, 8859/1 ou UNICODE UTF-8)", code="invalid")
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError:
-        raise MessageError("MSH-18", "le message n'est pas encodé en UTF-8 comme l'annonce MSH-18", code="invalid") from None
+        raise MessageError("MSH-18", f"le message n'est pas encodé en {announced.decode() or 'UTF-8'} comme l'annonce MSH-18", code="invalid") from None
 
 
 def _our_header(received: hl7v2.ReceivedHeader | None) -> hl7v2.Header:

@@ -50,7 +50,7 @@ def received_ins(value: str, oid: str) -> str:
     except matricule.MatriculeError as error:
         raise RuleViolation(error.message, field="matricule") from error
     try:
-        matricule.check_oid(oid, environment=settings.INS_ENVIRONMENT)
+        matricule.check_oid(oid, environment=settings.INS_ENVIRONMENT, source=matricule.OidSource.RECEIVED)
     except matricule.MatriculeError as error:
         raise RuleViolation(error.message, field="oid") from error
     return ins

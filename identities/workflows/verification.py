@@ -182,7 +182,7 @@ def _apply(identity: Identity, actor, finding: _Finding, *, trigger: str, email:
 def _replacement_refusal(identity: Identity, returned: InsiIdentity) -> str | None:
     try:
         matricule.check_format(returned.active.matricule)
-        matricule.check_oid(returned.active.oid, environment=settings.INS_ENVIRONMENT)
+        matricule.check_oid(returned.active.oid, environment=settings.INS_ENVIRONMENT, source=matricule.OidSource.INSI)
     except matricule.MatriculeError as error:
         return _("Nouveau matricule INS inutilisable : %(why)s.") % {"why": error.message}
     other = selectors.identity_holding_matricule(returned.active.matricule, exclude_id=identity.pk)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from insi.oids import NIA_OID, nir_oid
+from insi.oids import NIA_OID, NIR_OID
 from insi.simulator.catalog import TEST_IDENTITIES, SimIdentity
 
 TOKEN_PREFIX = "APCV-"
@@ -31,11 +30,11 @@ def qr_code_of(identity: SimIdentity) -> str:
     return QR_PREFIX + token_of(identity)
 
 
-def beneficiary(identity: SimIdentity, *, environment: str) -> dict:
+def beneficiary(identity: SimIdentity) -> dict:
     return {
         "nomNaissance": identity.birth_name, "prenoms": identity.given_names, "sexe": identity.sex,
         "dateNaissance": identity.birth_date, "lieuNaissance": identity.birthplace,
-        "matriculeINS": identity.matricule, "oid": NIA_OID if identity.nia else nir_oid(environment),
+        "matriculeINS": identity.matricule, "oid": NIA_OID if identity.nia else NIR_OID,
         "nomUtilise": "", "prenomUtilise": "",
     }
 
@@ -50,4 +49,4 @@ def apcv(request):
     person = next((identity for identity in TEST_IDENTITIES if token_of(identity) == token), None)
     if person is None:
         return JsonResponse({"erreur": "jeton inconnu ou expiré"}, status=404)
-    return JsonResponse({"beneficiaire": beneficiary(person, environment=settings.INS_ENVIRONMENT)})
+    return JsonResponse({"beneficiaire": beneficiary(person)})

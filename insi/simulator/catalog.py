@@ -31,7 +31,7 @@ _PLACES = ("63220", "75056", "69123", "13055", "33063", "2A004", "2B033", "59350
 
 @dataclass(frozen=True)
 class SimIdentity:
-    """One person of the simulated national base; OIDs are chosen at answer time by environment."""
+    """One person of the simulated national base; its OID (NIR .4.8 or NIA .4.9) is chosen at answer time."""
 
     birth_name: str
     given_names: str  # ListePrenom

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from insi import protocol
-from insi.oids import NIA_OID, nir_oid
+from insi.oids import NIA_OID, NIR_OID
 from insi.simulator.catalog import SimIdentity
 
 SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
@@ -94,8 +94,8 @@ def result_envelope(payload: etree._Element, *, action: str, message_id: str) ->
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
 
-def resultat(code: str, identity: SimIdentity | None = None, *, environment: str, histo_out_of_order: bool = False):
-    """RESULTAT with a default namespace, as the live service writes it."""
+def resultat(code: str, identity: SimIdentity | None = None, *, histo_out_of_order: bool = False):
+    """RESULTAT with a default namespace, as the live service writes it (the same OIDs in every environment)."""
     root = etree.Element(f"{_RES}RESULTAT", nsmap={None: protocol.RESULTAT_NS})
     cr = etree.SubElement(root, f"{_RES}CR")
     etree.SubElement(cr, f"{_RES}CodeCR").text = code
@@ -103,7 +103,7 @@ def resultat(code: str, identity: SimIdentity | None = None, *, environment: str
     if identity is None:
         return root
     individu = etree.SubElement(root, f"{_RES}INDIVIDU")
-    oid = NIA_OID if identity.nia else nir_oid(environment)
+    oid = NIA_OID if identity.nia else NIR_OID
     _ins(individu, "INSACTIF", identity.number, identity.key, oid, kind="")
     histo = [
         _ins(individu, "INSHISTO", number, key, oid, kind="NIA" if identity.nia else "NIR")

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from lxml import etree
 
 from insi import protocol, verification
-from insi.oids import NIA_OID, nir_oid
+from insi.oids import NIA_OID, NIR_OID
 from insi.parsing import MalformedMessage, parse_xml
 from insi.simulator import responses
 from insi.simulator.catalog import PLATFORM_QUIRKS, SimIdentity, identities_named
@@ -145,23 +145,22 @@ def _check_caller(request, header: etree._Element) -> None:
 
 
 def _answer(operation: str, element: etree._Element, switches: Switches) -> etree._Element:
-    environment = settings.INS_ENVIRONMENT
     count = settings.INSI_SIMULATOR_GENERATED_COUNT
     if operation == verification.OPERATION:
         query = verification.read_request(element)
         _check_sex(query.sex)
         candidates = identities_named(query.birth_name, generated_count=count)
-        return verification.response_element(any(_verified(identity, query, environment) for identity in candidates))
+        return verification.response_element(any(_verified(identity, query) for identity in candidates))
     if operation == protocol.SEARCH_VITALE:
         found = _search_vitale(element, count)
     else:
         found = _search_traits(element, switches, count)
     if len(found) == 1:
         return responses.resultat(
-            protocol.CR_FOUND, found[0], environment=environment, histo_out_of_order=switches.histo_out_of_order
+            protocol.CR_FOUND, found[0], histo_out_of_order=switches.histo_out_of_order
         )
     code = protocol.CR_NOT_FOUND if not found else protocol.CR_SEVERAL
-    return responses.resultat(code, environment=environment)
+    return responses.resultat(code)
 
 
 def _search_traits(element: etree._Element, switches: Switches, count: int) -> list[SimIdentity]:
@@ -209,10 +208,10 @@ def _search_vitale(element: etree._Element, count: int) -> list[SimIdentity]:
     ]
 
 
-def _verified(identity: SimIdentity, query: VerificationQuery, environment: str) -> bool:
+def _verified(identity: SimIdentity, query: VerificationQuery) -> bool:
     return (
         (query.number, query.key) == (identity.number, identity.key)
-        and query.oid == (NIA_OID if identity.nia else nir_oid(environment))
+        and query.oid == (NIA_OID if identity.nia else NIR_OID)
         and query.given_names == identity.given_names
         and query.sex == identity.sex
         and query.birth_date == identity.birth_date
@@ -255,7 +254,7 @@ def _failure(kind: str, request, operation: str, message_id: str) -> HttpRespons
         return _fault_response(responses.TECHNICAL, message_id)
     # A truncated answer, as a dropped connection behind a proxy leaves it.
     whole = responses.result_envelope(
-        responses.resultat(protocol.CR_NOT_FOUND, environment=settings.INS_ENVIRONMENT),
+        responses.resultat(protocol.CR_NOT_FOUND),
         action=protocol.response_action_of(operation),
         message_id=message_id,
     )

@@ -26,33 +26,33 @@ from insi.types import (
 
 pytestmark = pytest.mark.django_db
 
+NIR = "1.2.250.1.213.1.4.8"
 NIR_TEST = "1.2.250.1.213.1.4.10"
-NIR_PRODUCTION = "1.2.250.1.213.1.4.8"
 NIA = "1.2.250.1.213.1.4.9"
 
 # insi.md's table: query → matricule, OID, returned given names and place.
 TEST_BOOK = [
-    (("ADRTROIS", "DOMINIQUE", "F", "1997-02-26", ""), "297022A02077878", NIR_TEST, "DOMINIQUE", "2A020"),
-    (("ADRTROIS", "TOUSSAINT", "M", "1960-01-01", ""), "160012B02077713", NIR_TEST, "TOUSSAINT", "2B020"),
-    (("ADRUN", "ZOE", "F", "1975-12-31", ""), "275126322074974", NIR_TEST, "ZOE", "63220"),
+    (("ADRTROIS", "DOMINIQUE", "F", "1997-02-26", ""), "297022A02077878", NIR, "DOMINIQUE", "2A020"),
+    (("ADRTROIS", "TOUSSAINT", "M", "1960-01-01", ""), "160012B02077713", NIR, "TOUSSAINT", "2B020"),
+    (("ADRUN", "ZOE", "F", "1975-12-31", ""), "275126322074974", NIR, "ZOE", "63220"),
     (
         ("D'ARTAGNAN DE L'HERAULT", "PIERRE-ALAIN", "M", "2001-06-17", ""),
-        "101066322075460", NIR_TEST, "PIERRE-ALAIN GUNTHER", "63220",
+        "101066322075460", NIR, "PIERRE-ALAIN GUNTHER", "63220",
     ),
     (
         ("ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14", ""),
-        "109076322083489", NIR_TEST, "PIERRE-ALAIN MURIEL FLORIANT", "63220",
+        "109076322083489", NIR, "PIERRE-ALAIN MURIEL FLORIANT", "63220",
     ),
     (("PROVISOIRE", "MATRICULE", "M", "2009-07-01", ""), "109076322088835", NIA, "MATRICULE", "63220"),
-    (("DE VINCI", "LEONARDO", "M", "2014-02-01", "63220"), "114026322083356", NIR_TEST, "LEONARDO PIERO", "63220"),
-    (("TCHITCHI", "CATARINA", "F", "1936-06-21", ""), "236066322083656", NIR_TEST, "CATARINA BELLA", "63220"),
-    (("CORSE", "ANTHONY", "M", "1980-03-02", ""), "180032B02040123", NIR_TEST, "ANTHONY", "2B020"),
-    (("HERMANN", "GATIEN", "M", "1981-03-24", ""), "181036322045660", NIR_TEST, "GATIEN", "63220"),
+    (("DE VINCI", "LEONARDO", "M", "2014-02-01", "63220"), "114026322083356", NIR, "LEONARDO PIERO", "63220"),
+    (("TCHITCHI", "CATARINA", "F", "1936-06-21", ""), "236066322083656", NIR, "CATARINA BELLA", "63220"),
+    (("CORSE", "ANTHONY", "M", "1980-03-02", ""), "180032B02040123", NIR, "ANTHONY", "2B020"),
+    (("HERMANN", "GATIEN", "M", "1981-03-24", ""), "181036322045660", NIR, "GATIEN", "63220"),
     (
         ("NESSI", "MICHELANGELO", "M", "2010-08-07", ""),
-        "110086322083060", NIR_TEST, "MICHELANGELO ANTHONY", "63220",
+        "110086322083060", NIR, "MICHELANGELO ANTHONY", "63220",
     ),
-    (("NESSI", "NATHALIE", "F", "1977-07-14", ""), "277076322082910", NIR_TEST, "NATHALIE", "63220"),
+    (("NESSI", "NATHALIE", "F", "1977-07-14", ""), "277076322082910", NIR, "NATHALIE", "63220"),
 ]
 
 
@@ -103,7 +103,7 @@ def test_it_returns_the_ins_history_of_ecetinsi(on_simulator, automatic):
     outcome = search(automatic, "ECETINSI", "MURIEL", "M", "2009-07-14")
 
     assert [entry.matricule for entry in outcome.history] == ["209076322083439"]
-    assert outcome.history[0].oid == NIR_TEST
+    assert outcome.history[0].oid == NIR
 
 
 def test_a_history_that_repeats_the_active_matricule_is_returned_as_sent(on_simulator, automatic):
@@ -134,13 +134,15 @@ def test_the_out_of_order_history_variant_is_read_the_same(on_simulator, automat
     assert out_of_order.history == in_order.history
 
 
-def test_production_environment_answers_with_the_production_nir_oid(on_simulator, automatic):
-    on_simulator.INS_ENVIRONMENT = "production"
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_the_simulator_answers_with_the_oids_insi_answers_with_in_every_environment(on_simulator, automatic, environment):
+    # The qualification platform answers .4.8 / .4.9 too (captures of the published test identities).
+    on_simulator.INS_ENVIRONMENT = environment
 
     nir = search(automatic, "ADRUN", "ZOE", "F", "1975-12-31")
     nia = search(automatic, "PROVISOIRE", "MATRICULE", "M", "2009-07-01")
 
-    assert nir.active.oid == NIR_PRODUCTION
+    assert nir.active.oid == NIR
     assert nia.active.oid == NIA
 
 
@@ -320,7 +322,7 @@ def test_the_carte_vitale_data_travels_in_the_bam_context(on_simulator, automati
 
 
 ECETINSI_VERIFIED = VerificationQuery(
-    number="1090763220834", key="89", oid=NIR_TEST, birth_name="ECETINSI",
+    number="1090763220834", key="89", oid=NIR, birth_name="ECETINSI",
     given_names="PIERRE-ALAIN MURIEL FLORIANT", sex="M", birth_date="2009-07-14", birthplace="63220",
 )
 
@@ -334,8 +336,8 @@ def test_verification_is_ok_when_matricule_and_traits_match(on_simulator, automa
 
 @pytest.mark.parametrize(
     "change",
-    [{"key": "88"}, {"given_names": "PIERRE-ALAIN"}, {"oid": NIR_PRODUCTION}, {"birth_date": "2009-07-15"}],
-    ids=["wrong key", "partial given names", "production OID in test", "other date"],
+    [{"key": "88"}, {"given_names": "PIERRE-ALAIN"}, {"oid": NIR_TEST}, {"birth_date": "2009-07-15"}],
+    ids=["wrong key", "partial given names", "test OID instead of the one INSi gave", "other date"],
 )
 def test_verification_is_ko_when_anything_differs(on_simulator, automatic, change):
     outcome = get_client().verify(VerificationQuery(**{**vars(ECETINSI_VERIFIED), **change}), context=automatic)

@@ -84,7 +84,7 @@ def test_requests_validate_against_the_projects_own_schemas(on_simulator, automa
 
 def test_the_provisional_verification_request_validates_against_its_schema(on_simulator, automatic):
     outcome = get_client().verify(
-        VerificationQuery("1090763220834", "89", "1.2.250.1.213.1.4.10", "ECETINSI", "PIERRE-ALAIN MURIEL FLORIANT", "M", "2009-07-14"),
+        VerificationQuery("1090763220834", "89", "1.2.250.1.213.1.4.8", "ECETINSI", "PIERRE-ALAIN MURIEL FLORIANT", "M", "2009-07-14"),
         context=automatic,
     )
     parts, answer = exchange_parts(outcome)
@@ -167,7 +167,7 @@ def test_the_official_wsdl_builds_the_same_message_as_the_projects_own(on_offici
 
 
 def test_verification_is_refused_clearly_by_a_wsdl_without_the_operation(on_official_wsdl, automatic):
-    query = VerificationQuery("1090763220834", "89", "1.2.250.1.213.1.4.10", "ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")
+    query = VerificationQuery("1090763220834", "89", "1.2.250.1.213.1.4.8", "ECETINSI", "PIERRE-ALAIN", "M", "2009-07-14")
 
     with pytest.raises(InsiConfigurationError, match="verifierInsAvecTraitsIdentite"):
         get_client().verify(query, context=automatic)

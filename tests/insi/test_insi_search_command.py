@@ -21,7 +21,7 @@ def test_it_prints_the_02_then_the_00_found_with_the_birthplace(on_simulator):
     lines = output.splitlines()
     assert lines[0] == "1. prénom « LEONARDO » → 02 Plusieurs identites trouvees"
     assert lines[1] == "2. prénom « LEONARDO », lieu 63220 → 00 OK"
-    assert "matricule 114026322083356 OID 1.2.250.1.213.1.4.10" in output
+    assert "matricule 114026322083356 OID 1.2.250.1.213.1.4.8" in output
     assert "LEONARDO PIERO" in output
     assert lines[-1] == "Résultat : 00"
 

@@ -1,18 +1,11 @@
-"""OIDs by INS environment and the matricule key, as the teleservice needs them."""
+"""The OIDs INSi answers with and the matricule key, as the teleservice needs them."""
 import pytest
 
-from insi.oids import NIA_OID, key_checks, matricule_key, nir_oid
+from insi.oids import NIA_OID, NIR_OID, key_checks, matricule_key
 
 
-def test_test_and_production_nir_oids_never_mix():
-    assert nir_oid("test") == "1.2.250.1.213.1.4.10"
-    assert nir_oid("production") == "1.2.250.1.213.1.4.8"
-    assert NIA_OID == "1.2.250.1.213.1.4.9"
-
-
-def test_an_unknown_environment_is_an_error():
-    with pytest.raises(ValueError, match="demo"):
-        nir_oid("demo")
+def test_insi_answers_with_the_nir_and_nia_oids_and_never_a_test_oid():
+    assert (NIR_OID, NIA_OID) == ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9")
 
 
 @pytest.mark.parametrize("matricule", ["279035121518989", "253072B07300470", "253072A07300443"])

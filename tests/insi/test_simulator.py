@@ -159,7 +159,7 @@ def test_each_generated_identity_is_found_by_its_own_traits(on_simulator, n):
     res = f"{{{protocol.RESULTAT_NS}}}"
     assert answer.findtext(f".//{res}CodeCR") == "00"
     assert answer.findtext(f".//{res}INSACTIF/{res}IdIndividu/{res}NumIdentifiant") == person.number
-    expected_oid = "1.2.250.1.213.1.4.9" if person.nia else "1.2.250.1.213.1.4.10"
+    expected_oid = "1.2.250.1.213.1.4.9" if person.nia else "1.2.250.1.213.1.4.8"
     assert answer.findtext(f".//{res}INSACTIF/{res}OID") == expected_oid
     assert len(answer.findall(f".//{res}INSHISTO")) == len(person.history)
 

@@ -347,7 +347,7 @@ class Command(BaseCommand):
             # 99100 is France itself: never a birthplace abroad.
             countries=[code for code, kind in places if kind == Birthplace.Kind.COUNTRY and code != reference_data.FRANCE_CODE],
             documents=documents,
-            nir_oid=matricule.NIR_OID[settings.INS_ENVIRONMENT],
+            nir_oid=matricule.NIR_OID,
             nia_oid=matricule.NIA_OID,
             taken=taken,
             now=timezone.now(),

@@ -126,10 +126,6 @@ INSI_TEST_IDENTITIES = (
     Demo("NESSI", "NATHALIE", "F", "1977-07-14"),
 )
 
-# Demo data never uses production OIDs.
-_NIR_TEST_OID = matricule.NIR_OID["test"]
-
-
 class Command(BaseCommand):
     help = _(
         "Crée les comptes de démonstration (un par rôle, mots de passe affichés une seule fois) et une quarantaine "
@@ -289,7 +285,7 @@ class Command(BaseCommand):
             raise CommandError(_("Patient de démonstration %(name)s absent du catalogue du simulateur INSi (insi/simulator/catalog.py).")
                                % {"name": identity.birth_name})
         return services.InsiIdentity(
-            active=services.InsiMatricule(matricule=known.matricule, oid=matricule.NIA_OID if known.nia else _NIR_TEST_OID),
+            active=services.InsiMatricule(matricule=known.matricule, oid=matricule.NIA_OID if known.nia else matricule.NIR_OID),
             birth_name=known.birth_name, birth_given_names=known.given_names, sex=known.sex,
             birth_date=known.birth_date, birthplace_code=known.birthplace,
         )

@@ -48,15 +48,44 @@ def test_the_nature_comes_from_the_oid_only():
     assert matricule.nature_of("1.2.250.1.213.1.4.10") == Nature.NIR
 
 
-def test_test_and_production_oids_never_mix():
-    assert matricule.check_oid("1.2.250.1.213.1.4.10", environment="test").nature == Nature.NIR
-    assert matricule.check_oid("1.2.250.1.213.1.4.8", environment="production").nature == Nature.NIR
-    with pytest.raises(MatriculeError, match="de production refusé"):
-        matricule.check_oid("1.2.250.1.213.1.4.8", environment="test")
-    with pytest.raises(MatriculeError, match="de test refusé"):
-        matricule.check_oid("1.2.250.1.213.1.4.10", environment="production")
+INSI, RECEIVED = matricule.OidSource.INSI, matricule.OidSource.RECEIVED
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+@pytest.mark.parametrize("oid", ["1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9"])
+def test_insi_oids_are_accepted_in_both_environments_from_insi_and_from_feeds(environment, oid):
+    # The qualification platform answers .4.8 / .4.9 like production does.
+    for source in (INSI, RECEIVED):
+        assert matricule.check_oid(oid, environment=environment, source=source).oid == oid
+
+
+@pytest.mark.parametrize("oid", ["1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"])
+def test_test_and_demo_oids_come_from_test_documents_and_feeds_never_from_insi(oid):
+    assert matricule.check_oid(oid, environment="test", source=RECEIVED).nature == Nature.NIR
+    with pytest.raises(MatriculeError, match="INSi ne répond qu'avec"):
+        matricule.check_oid(oid, environment="test", source=INSI)
+
+
+@pytest.mark.parametrize("oid", ["1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"])
+def test_production_refuses_the_test_and_demo_oids_from_any_source(oid):
+    for source in (INSI, RECEIVED):
+        with pytest.raises(MatriculeError, match="refusé"):
+            matricule.check_oid(oid, environment="production", source=source)
+    with pytest.raises(MatriculeError, match="refusé en production"):
+        matricule.check_oid(oid, environment="production", source=RECEIVED)
+
+
+def test_an_unknown_oid_is_refused():
     with pytest.raises(MatriculeError, match="inconnu"):
-        matricule.check_oid("1.2.3.4", environment="test")
+        matricule.check_oid("1.2.3.4", environment="test", source=RECEIVED)
+
+
+def test_every_ins_authority_is_published_within_hd1_length():
+    # AnnexN §N.3: HD-1 is 20 characters; ANS names the NIR authority the same whatever the OID.
+    assert {info.oid: info.hl7_authority for info in matricule.OIDS.values()} == {
+        "1.2.250.1.213.1.4.8": "ASIP-SANTE-INS-NIR", "1.2.250.1.213.1.4.9": "ASIP-SANTE-INS-NIA",
+        "1.2.250.1.213.1.4.10": "ASIP-SANTE-INS-NIR", "1.2.250.1.213.1.4.11": "ASIP-SANTE-INS-NIR",
+    }
 
 
 def test_it_groups_the_matricule_for_reading():

@@ -121,11 +121,23 @@ def test_an_insi_result_with_00_in_its_date_is_refused_and_changes_nothing(front
     assert not ident.matricules.exists()
 
 
-def test_an_insi_result_in_the_other_environment_is_refused(front_desk):
+@pytest.mark.parametrize("oid", ["1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"])
+def test_an_insi_result_with_a_test_oid_is_refused_insi_never_answers_it(front_desk, oid):
     ident = factories.identity(front_desk)
-    result = factories.insi_result(ident, oid="1.2.250.1.213.1.4.8")
-    with pytest.raises(RuleViolation, match="ne se mélangent pas"):
+    result = factories.insi_result(ident, oid=oid)
+    with pytest.raises(RuleViolation, match="INSi ne répond qu'avec"):
         services.identity_apply_insi_result(actor=front_desk, identity_id=ident.pk, result=result)
+    ident.refresh_from_db()
+    assert (ident.status, ident.ins_oid) == (Status.PROV, None)
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_the_oid_insi_answers_with_is_accepted_and_stored_exactly_as_received(front_desk, settings, environment):
+    settings.INS_ENVIRONMENT = environment
+    ident = factories.identity(front_desk)
+    services.identity_apply_insi_result(actor=front_desk, identity_id=ident.pk, result=factories.insi_result(ident, oid="1.2.250.1.213.1.4.8"))
+    ident.refresh_from_db()
+    assert (ident.status, ident.ins_oid) == (Status.RECUP, "1.2.250.1.213.1.4.8")
 
 
 def test_insi_traits_are_stored_exactly_as_returned_and_the_first_given_name_comes_from_the_list(front_desk):

@@ -24,7 +24,7 @@ NIA_OID = "1.2.250.1.213.1.4.9"
 
 def shared(**overrides) -> SharedIns:
     fields = {
-        "matricule": "279035121518989", "oid": NIR_TEST_OID, "nature": "NIR", "hl7_authority": "ASIP-SANTE-INS-NIR-TEST",
+        "matricule": "279035121518989", "oid": NIR_TEST_OID, "nature": "NIR", "hl7_authority": "ASIP-SANTE-INS-NIR",
         "label": "INS-NIR de test", "birth_name": "MARTIN", "birth_given_names": "JEANNE MARIE", "sex": "F",
         "birth_date": "1979-03-05", "birthplace_code": "20004",
     }
@@ -236,14 +236,15 @@ def test_a_photo_of_a_printed_document_is_decoded_at_the_desk(desk, front_desk, 
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("text", "environment", "message"),
     [
-        ("bonjour", "Datamatrix INS refusé : ce n&#x27;est pas un datamatrix INS"),
-        (datamatrix.build_payload(shared()).replace(NIR_TEST_OID, "1.2.250.1.213.1.4.8"), "OID 1.2.250.1.213.1.4.8 de production refusé"),
+        ("bonjour", "test", "Datamatrix INS refusé : ce n&#x27;est pas un datamatrix INS"),
+        (datamatrix.build_payload(shared()), "production", "OID 1.2.250.1.213.1.4.10 (INS-NIR de test) refusé en production"),
     ],
-    ids=["not-a-datamatrix", "production-oid-in-test"],
+    ids=["not-a-datamatrix", "test-oid-in-production"],
 )
-def test_the_desk_refuses_an_unreadable_or_foreign_datamatrix_with_a_clear_message(desk, text, message):
+def test_the_desk_refuses_an_unreadable_or_foreign_datamatrix_with_a_clear_message(desk, settings, text, environment, message):
+    settings.INS_ENVIRONMENT = environment
     response = scan(desk, text)
     assert response.status_code == 400
     assert message in response.content.decode()

@@ -44,7 +44,7 @@ def test_a_qualified_identity_carries_its_matricule_nature_and_a_datamatrix_matc
     pdf = document(ident)
     text = pdfs.text_of(pdf)
     assert "Identité qualifiée" in text
-    assert f"{pdfs.matricule_forms(ident.ins_matricule)[1]} INS-NIR de test" in text
+    assert f"{pdfs.matricule_forms(ident.ins_matricule)[1]} INS-NIR" in text
     assert "INS à scanner" in text
 
     assert pdfs.image_count(pdf) == 1

@@ -23,7 +23,7 @@ _serial = itertools.count(100)
 
 
 def next_matricule13() -> str:
-    """A fresh 13-character matricule (test NIR, Puy-de-Dôme) for each identity of a test."""
+    """A fresh 13-character matricule (NIR, Puy-de-Dôme) for each identity of a test."""
     return f"2800563220{next(_serial):03d}"
 
 

@@ -24,7 +24,7 @@ def test_the_ins_is_an_id_of_the_patient_role_only_when_the_identity_is_qualifie
     tree = fragment(identity, authority)
     ids = [(found.get("root"), found.get("extension")) for found in xpath(tree, "/v3:recordTarget/v3:patientRole/v3:id")]
     if case in ("QUAL", "QUAL+HOMA"):
-        assert ids == [("1.2.250.1.213.1.4.10", identity.ins_matricule), (authority.oid, str(identity.ipp))]
+        assert ids == [("1.2.250.1.213.1.4.8", identity.ins_matricule), (authority.oid, str(identity.ipp))]
     else:
         assert ids == [(authority.oid, str(identity.ipp))]
         if identity.ins_matricule:
@@ -68,7 +68,7 @@ def test_a_document_producer_gets_the_ins_only_for_a_qualified_identity(case, cl
     tree = etree.fromstring(response.content)
     roots = [found.get("root") for found in xpath(tree, "/v3:recordTarget/v3:patientRole/v3:id")]
     if case in ("QUAL", "QUAL+HOMA"):
-        assert roots == ["1.2.250.1.213.1.4.10", authority.oid]
+        assert roots == ["1.2.250.1.213.1.4.8", authority.oid]
     else:
         assert roots == [authority.oid]
         assert not identity.ins_matricule or identity.ins_matricule.encode() not in response.content

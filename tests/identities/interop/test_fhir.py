@@ -44,8 +44,8 @@ def test_it_profiles_fr_core_patient_ins_and_carries_the_ins_only_for_a_qualifie
     if case in ("QUAL", "QUAL+HOMA"):
         assert patient.meta.profile == [fhir.PROFILE_PATIENT_INS]
         (ins,) = ins_identifiers(patient)
-        assert (ins.system, ins.value, ins.use) == ("urn:oid:1.2.250.1.213.1.4.10", identity.ins_matricule, "official")
-        assert [(coding.system, coding.code) for coding in ins.type.coding] == [(fhir.CS_FR_IDENTIFIER_TYPE, "INS-NIR-TEST")]
+        assert (ins.system, ins.value, ins.use) == ("urn:oid:1.2.250.1.213.1.4.8", identity.ins_matricule, "official")
+        assert [(coding.system, coding.code) for coding in ins.type.coding] == [(fhir.CS_FR_IDENTIFIER_TYPE, "INS-NIR")]
     else:
         assert patient.meta.profile == [fhir.PROFILE_PATIENT]
         assert ins_identifiers(patient) == []
@@ -61,7 +61,7 @@ def test_the_fr_core_reliability_invariants_hold(case, make_identity, authority)
     identity = make_identity(case)
     parts = reliability(parsed(identity, authority))
     (status,) = parts["identityStatus"]
-    comments = [part.valueCodeableConcept.coding[0].code for part in parts.get("comment", [])]
+    comments = [part.valueCoding.code for part in parts.get("comment", [])]
     assert status.valueCoding.system == fhir.CS_IDENTITY_STATUS
     assert status.valueCoding.code == identity.status
     # fr-core-identity-reliability-1 and -2: DOUT or FICT ⇒ PROV; FICT and DOUT never together.
@@ -97,7 +97,7 @@ def test_the_reliability_extension_dates_the_insi_call_and_the_validation_with_i
     identity = make_identity("QUAL")
     evidence = Evidence("cni", date(2030, 1, 1), identity.validated_at)
     parts = reliability(parsed(identity, authority, evidence=evidence))
-    assert str(parts["dateInterrogationINSi"][0].valueDate) == identity.last_insi_call_at.astimezone(PARIS).date().isoformat()
+    assert str(parts["dateCollection"][0].valueDate) == identity.last_insi_call_at.astimezone(PARIS).date().isoformat()
     assert str(parts["validationDate"][0].valueDate) == identity.validated_at.astimezone(PARIS).date().isoformat()
     assert (parts["validationMode"][0].valueCoding.system, parts["validationMode"][0].valueCoding.code) == (fhir.CS_VALIDATION_MODE, "CN")
 
@@ -171,3 +171,43 @@ def test_an_operation_outcome_is_a_valid_resource():
     outcome = OperationOutcome.model_validate(fhir.operation_outcome("error", "required", "date absente", expression="Patient.birthDate"))
     assert outcome.issue[0].expression == ["Patient.birthDate"]
 
+
+
+# What the published FR Core 2.2.0 package defines (StructureDefinition-fr-core-identity-reliability
+# 2.2.0 and its value sets, see docs/interop.md): nothing else may be emitted.
+FR_CORE_2_2_0 = {
+    "sub-extensions": {"methodCollection", "dateCollection", "identityStatus", "comment", "validationDate", "validationMode"},
+    fhir.CS_IDENTITY_STATUS: {"PROV", "RECUP", "VALI", "QUAL"},
+    fhir.CS_STATUS_COMMENT: {"VIDE", "DOUB", "DESA", "DPOT", "DOUA", "COLP", "COLV", "FILI", "CACH", "ANOM", "IDVER", "RECD",
+                             "IDRA", "USUR", "HOMD", "INVA", "HOMA", "FICT", "DOUT"},
+    fhir.CS_METHOD_COLLECTION: {"SM", "CV", "INSI", "CB", "RFID", "AV"},
+    fhir.CS_VALIDATION_MODE: {"AN", "CC", "CE", "CN", "LE", "PA", "PC", "TC", "AC", "AV", "CS", "IE", "DC", "CM"},
+}
+
+
+@pytest.mark.parametrize("channel", ["SM", "CV", "INSI", "CB", "RFID", "AV"])
+@pytest.mark.parametrize("case", CASES)
+def test_every_reliability_code_emitted_exists_in_fr_core_2_2_0(case, channel, make_identity, authority):
+    identity = make_identity(case)
+    identity.channel = channel
+    for document in ("passeport", "eidas", "appli-carte-vitale"):
+        parts = reliability(parsed(identity, authority, evidence=Evidence(document, None, identity.created_at)))
+        assert set(parts) <= FR_CORE_2_2_0["sub-extensions"]
+        for part in (part for values in parts.values() for part in values if part.valueCoding is not None):
+            assert part.valueCoding.code in FR_CORE_2_2_0[part.valueCoding.system], (part.url, part.valueCoding.code)
+        # fr-core-comment-requires-prov (2.2.0): DOUT/FICT only with PROV.
+        comments = {part.valueCoding.code for part in parts.get("comment", [])}
+        assert not (comments & {"DOUT", "FICT"}) or parts["identityStatus"][0].valueCoding.code == "PROV"
+
+
+@pytest.mark.parametrize(("document", "code"), [("eidas", "IE"), ("appli-carte-vitale", "AV"), ("passeport", "PA")])
+def test_validation_mode_uses_the_zfd_7_codes(document, code, make_identity, authority):
+    identity = make_identity("VALI")
+    parts = reliability(parsed(identity, authority, evidence=Evidence(document, None, identity.created_at)))
+    assert parts["validationMode"][0].valueCoding.code == code
+
+
+def test_the_capability_statement_names_the_pinned_fr_core_release():
+    statement = fhir.capability_statement(base_url="https://portail/fhir", published="2026-12-01", search_parameters={})
+    assert statement["implementationGuide"] == ["https://hl7.fr/ig/fhir/core/ImplementationGuide/hl7.fhir.fr.core|2.2.0"]
+    assert "FR Core 2.2.0" in statement["rest"][0]["resource"][0]["documentation"]

@@ -10,7 +10,7 @@ from fhir.resources.R4B.patient import Patient
 from identities.core.models import Identity
 from identities.interop.models import ClientApplication, InboundMessage
 
-INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.10"
+INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
 
 
 @pytest.fixture

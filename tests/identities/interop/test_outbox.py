@@ -8,6 +8,7 @@ from identities.core import services
 from identities.core.errors import NotAllowed
 from identities.core.models import Attribute
 from identities.interop import outbox
+from identities.interop.common import Trigger
 from identities.interop.models import OutboxMessage, Receiver
 from tests import factories
 from tests.identities.interop.conftest import LoopbackSystem, free_port
@@ -46,14 +47,14 @@ def test_without_receivers_nothing_is_queued(front_desk, birthplaces):
     [
         ("PROV", "document check (PROV→VALI)", "A31"),
         ("PROV", "used name", "A31"),
-        ("QUAL", "locked trait (QUAL→VALI, INS invalidated)", "A47"),
+        ("QUAL", "locked trait (QUAL→VALI, INS invalidated)", "A47 A31"),
         ("QUAL", "document withdrawn (QUAL→RECUP)", "A47"),
         ("QUAL", "doubtful (QUAL→PROV, INS invalidated)", "A47"),
         ("RECUP", "INS invalidated (RECUP→PROV)", "A31"),
         ("PROV", "homonym", "A31"),
     ],
 )
-def test_the_events_of_one_action_fold_into_one_message(start, action, trigger, make_receiver, make_identity, front_desk, civ_member, civ_referent):
+def test_the_events_of_one_action_fold_into_one_message_or_an_a47_then_the_traits(start, action, trigger, make_receiver, make_identity, front_desk, civ_member, civ_referent):
     make_receiver(2600)
     identity = make_identity(start)
     committed()
@@ -74,7 +75,7 @@ def test_the_events_of_one_action_fold_into_one_message(start, action, trigger, 
     else:
         services.identity_set_attribute(actor=civ_member, identity_id=identity.pk, attribute=Attribute.HOMA, value=True, reason="homonyme")
     new = [row for row in rows() if row.pk not in before]
-    assert [(row.trigger, row.state) for row in new] == [(trigger, State.NEW)]
+    assert [(row.trigger, row.state) for row in new] == [(kind, State.NEW) for kind in trigger.split()]
 
 
 def test_the_sweep_releases_messages_whose_commit_hook_was_lost_and_names_receivers_with_work(make_receiver, front_desk, birthplaces):
@@ -243,3 +244,109 @@ def test_a_wakeup_is_scheduled_once_for_the_earliest_time(make_receiver):
     assert outbox.claim_wakeup(receiver.pk, later_on)
     assert outbox.claim_wakeup(receiver.pk, soon)
     assert not outbox.claim_wakeup(receiver.pk, later_on)
+
+
+
+# --- What each receiver holds decides the message: PAM France's A47 withdrawal ---
+
+def _mrg(message) -> list[str]:
+    return [str(rep) for rep in message.segment("MRG")[1]]
+
+
+def _pid3(message) -> list[str]:
+    return [str(rep) for rep in message.segment("PID")[3]]
+
+
+@pytest.mark.parametrize("action", ["doubtful", "document withdrawn", "INS invalidated", "locked trait"])
+def test_a_withdrawn_ins_is_named_in_mrg_of_an_a47_to_the_receivers_that_had_it_only(
+    action, make_receiver, make_identity, front_desk, civ_member, civ_referent, birthplaces
+):
+    first = LoopbackSystem()
+    try:
+        had_it = make_receiver(first.port)
+        identity = make_identity("QUAL")
+        number, oid = identity.ins_matricule, identity.ins_oid
+        committed()
+        outbox.deliver(had_it.pk)
+        assert number in first.received[-1]
+        second = LoopbackSystem()
+        try:
+            never_had_it = make_receiver(second.port)
+            if action == "doubtful":
+                services.identity_set_attribute(actor=civ_member, identity_id=identity.pk, attribute=Attribute.DOUT, value=True, reason="doute")
+            elif action == "document withdrawn":
+                services.identity_withdraw_document_check(actor=civ_member, check_id=identity.document_checks.get().pk, reason="pièce falsifiée")
+            elif action == "INS invalidated":
+                services.identity_invalidate_ins(actor=civ_member, identity_id=identity.pk, reason="vérification KO")
+            else:
+                services.identity_update_traits(actor=civ_referent, identity_id=identity.pk, expected_version=None,
+                                                birth_name="MARTINE", reason="erreur de saisie")
+            committed()
+            outbox.deliver(had_it.pk)
+            outbox.deliver(never_had_it.pk)
+            withdrawal = first.parsed()[1]
+            assert str(withdrawal.segment("MSH")[9]) == "ADT^A47^ADT_A30"
+            assert _mrg(withdrawal) == [f"{number}^^^ASIP-SANTE-INS-NIR&{oid}&ISO^INS"]
+            assert _pid3(withdrawal)[1] == f'""^^^ASIP-SANTE-INS-NIR&{oid}&ISO^INS'
+            # The new status rides in PID-32 (§4.4.3): one level down (QUAL→VALI) or provisional.
+            assert str(withdrawal.segment("PID")[32][0]) == ("VALI" if action in ("locked trait", "INS invalidated") else "PROV")
+            if action == "locked trait":  # the traits follow the withdrawal (§4.1, §4.4.3)
+                assert [str(m.segment("MSH")[9]) for m in first.parsed()[2:]] == ["ADT^A31^ADT_A05"]
+                assert first.parsed()[2]["PID.F5.R1.C1"] == "MARTINE"
+            # The receiver added later never had the INS: it is told the change without it.
+            assert all(str(m.segment("MSH")[9]) != "ADT^A47^ADT_A30" for m in second.parsed())
+            assert all(number not in text for text in second.received)
+            sent = rows(receiver=had_it)
+            assert (sent[0].ins_matricule, sent[1].ins_matricule, sent[1].trigger) == (number, "", Trigger.A47)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
+def test_the_withdrawal_is_sent_once_later_messages_carry_no_matricule(make_receiver, loopback, make_identity, civ_member, front_desk):
+    receiver = make_receiver(loopback.port)
+    identity = make_identity("QUAL")
+    number = identity.ins_matricule
+    committed()
+    outbox.deliver(receiver.pk)
+    services.identity_set_attribute(actor=civ_member, identity_id=identity.pk, attribute=Attribute.DOUT, value=True, reason="doute")
+    committed()
+    outbox.deliver(receiver.pk)
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_name="DUPONT")
+    committed()
+    outbox.deliver(receiver.pk)
+    assert [str(m.segment("MSH")[9]) for m in loopback.parsed()] == ["ADT^A28^ADT_A05", "ADT^A47^ADT_A30", "ADT^A31^ADT_A05"]
+    assert [number in text for text in loopback.received] == [True, True, False]
+
+
+@pytest.mark.parametrize(("held", "now", "expected"), [
+    ("old NIR", "QUAL", "A47"), ("same", "QUAL", "A31"), ("NIA", "QUAL", "A31"), ("nothing", "QUAL", "A31"),
+    ("same", "withdrawn", "A47"), ("nothing", "withdrawn", "A31"),
+], ids=["NIR replaced (§4.4.2)", "unchanged", "NIA replaced by a NIR (§4.4.1)", "first INS", "removed (§4.4.3)", "never had it"])
+def test_the_event_sent_follows_what_the_receiver_holds(held, now, expected, make_identity):
+    identity = make_identity("QUAL")
+    current = (identity.ins_matricule, identity.ins_oid)
+    if now == "withdrawn":
+        identity.doubtful = True  # in memory only: the gate no longer shares the INS
+    holding = {"old NIR": ("280056322099952", "1.2.250.1.213.1.4.8"), "same": current,
+               "NIA": ("180056322099952", "1.2.250.1.213.1.4.9"), "nothing": ("", "")}[held]
+    composition = outbox.compose(Trigger.A31, identity, holding)
+    assert composition.trigger == expected
+    assert composition.held_after == (current if now == "QUAL" else ("", "") if expected == "A47" else holding)
+    assert (composition.withdrawn is not None) == (expected == "A47")
+
+
+def test_an_erased_used_name_is_sent_as_the_hl7_null_once(make_receiver, loopback, front_desk, birthplaces):
+    receiver = make_receiver(loopback.port)
+    identity = factories.identity(front_desk, used_name="DUPONT")
+    committed()
+    outbox.deliver(receiver.pk)
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_name="")
+    committed()
+    outbox.deliver(receiver.pk)
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_given_name="JEANNOT")
+    committed()
+    outbox.deliver(receiver.pk)
+    names = [[str(rep) for rep in m.segment("PID")[5]][1:] for m in loopback.parsed()]
+    assert names == [["DUPONT^JEANNE^^^^^D"], ['""^JEANNE^^^^^D'], ["^JEANNOT^^^^^D"]]

@@ -15,13 +15,13 @@ from tests import factories, processes
 from tests.identities.interop.conftest import free_port
 from tests.identities.workflows.conftest import insi, switchboard  # noqa: F401  (the INSi simulator fixtures)
 
-INS = "279035121518989"  # valid key; the production NIR OID is not accepted in the test environment
-TEST_OID = "1.2.250.1.213.1.4.10"
+INS = "279035121518989"  # valid key
+TEST_OID = "1.2.250.1.213.1.4.10"  # a test feed: accepted in the test environment, refused in production
 
 
 def a28(*, status="VALI", ins=INS, oid=TEST_OID, names="DUBOIS^ANNE^ANNE LISE^^^^L~DUBOIS^ANNE^^^^^D", patient="P77", event="A28",
         control="M1", birth="19790315") -> bytes:
-    identifiers = f"{patient}^^^DPI&1.2.3.4&ISO^PI" + (f"~{ins}^^^ASIP-SANTE-INS-NIR-TEST&{oid}&ISO^INS" if ins else "")
+    identifiers = f"{patient}^^^DPI&1.2.3.4&ISO^PI" + (f"~{ins}^^^ASIP-SANTE-INS-NIR&{oid}&ISO^INS" if ins else "")
     return (
         f"MSH|^~\\&|DPI|GHT-B|INSPORTAL|CHU|20240301093000||ADT^{event}^ADT_A05|{control}|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8\r"
         "EVN||20240301093000\r"
@@ -222,11 +222,45 @@ def test_a_body_that_is_not_json_is_refused_and_stored(setup):
 # --- With the INSi workflows' hook, against the INSi simulator over HTTP ---
 
 
-@pytest.mark.parametrize(("matricule", "status", "integrated"), [("275126322074974", Status.RECUP, True), ("275126322074923", Status.PROV, False)])
+@pytest.mark.parametrize(("matricule", "status", "integrated"), [("275126322074974", Status.RECUP, True), ("275126322075073", Status.PROV, False)])
 def test_the_configured_hook_checks_a_received_ins_with_insi(matricule, status, integrated, insi, setup):
-    raw = a28(ins=matricule, names="ADRUN^ZOE^ZOE^^^^L", birth="19751231")
+    # The sender holds the OID INSi gave it (.4.8, the qualification platform included).
+    raw = a28(ins=matricule, oid="1.2.250.1.213.1.4.8", names="ADRUN^ZOE^ZOE^^^^L", birth="19751231")
     code, _ = answered(raw, verify=reception.configured_verifier())
     identity = Identity.objects.get()
     assert code == "AA"
     assert (identity.status, identity.ins_matricule == matricule) == (status, integrated)
     assert WorklistItem.objects.filter(identity=identity, kind=WorklistItem.Kind.INSI_VERIFICATION).exists() is not integrated
+
+
+@pytest.mark.parametrize("status", ["VALI", "PROV"])
+def test_a_received_matricule_with_a_wrong_key_is_refused_naming_pid_3_and_never_sent_to_insi(status, insi, setup):
+    from insi.models import Exchange
+
+    raw = a28(status=status, ins="275126322074923", oid="1.2.250.1.213.1.4.8", names="ADRUN^ZOE^ZOE^^^^L", birth="19751231")
+    code, ack = answered(raw, verify=reception.configured_verifier())
+    assert code == "AE"
+    assert (ack["ERR.F2.R1.C1"], ack["ERR.F2.R1.C3"]) == ("PID", "3")
+    assert "clé" in ack["ERR.F8"]
+    assert not Identity.objects.exists() and not Exchange.objects.exists()
+    assert InboundMessage.objects.get().error_location == "PID-3"
+
+
+def test_a_test_oid_is_taken_from_a_feed_in_test_and_refused_in_production(setup, settings):
+    assert answered(a28(oid="1.2.250.1.213.1.4.10"), verify=confirmed)[0] == "AA"
+    settings.INS_ENVIRONMENT = "production"
+    code, ack = answered(a28(oid="1.2.250.1.213.1.4.10", patient="P78"), verify=confirmed)
+    assert code == "AE" and ack["ERR.F2.R1.C3"] == "3" and "production" in ack["ERR.F8"]
+
+
+@pytest.mark.parametrize(("encoding", "charset"), [("iso-8859-15", "8859/15"), ("latin-1", "8859/1")])
+def test_a_message_in_iso_8859_is_decoded_as_its_msh_18_announces(encoding, charset, setup):
+    raw = a28(names="DUBOÉS^ANNE^ANNE LISE^^^^L").decode().replace("UNICODE UTF-8", charset).encode(encoding)
+    assert answered(raw, verify=confirmed)[0] == "AA"
+    assert Identity.objects.get().birth_name == "DUBOES"  # É read as É, then transliterated by the trait rules
+
+
+def test_an_unknown_character_set_is_refused_naming_msh_18(setup):
+    raw = a28().decode().replace("UNICODE UTF-8", "EBCDIC").encode()
+    code, ack = answered(raw, verify=confirmed)
+    assert code == "AE" and ack["ERR.F2.R1.C1"] == "MSH" and ack["ERR.F2.R1.C3"] == "18"

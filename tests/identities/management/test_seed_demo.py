@@ -43,7 +43,7 @@ def test_insi_fed_identities_carry_a_test_matricule_with_a_valid_key(db):
     assert fed.count() >= 5
     for identity in fed:
         assert matricule.validate(identity.ins_matricule) == identity.ins_matricule
-        assert identity.ins_oid in {matricule.NIR_OID["test"], matricule.NIA_OID}
+        assert identity.ins_oid in {matricule.NIR_OID, matricule.NIA_OID}
     assert fed.filter(ins_oid=matricule.NIA_OID).exists()
 
 

@@ -48,7 +48,7 @@ def test_insi_statuses_hold_unique_matricules_with_valid_keys_and_their_register
     assert len({value for value, _oid in values}) == len(values) == InsMatricule.objects.count()
     for value, oid in values:
         assert matricule.validate(value) == value and matricule.stdnum_agrees(value)
-        assert oid in {matricule.NIR_OID["test"], matricule.NIA_OID}
+        assert oid in {matricule.NIR_OID, matricule.NIA_OID}
     nia = sum(oid == matricule.NIA_OID for _value, oid in values)
     assert 0 < nia / len(values) < 0.03
     assert not generated.filter(status__in=[Status.PROV, Status.VALI], ins_matricule__isnull=False).exists()
@@ -154,7 +154,7 @@ def test_the_generator_gives_the_same_people_for_the_same_seed():
     def people(seed):
         generator = synthetic.IdentityGenerator(
             seed=seed, communes=["63220", "2A004", "75112"], countries=["99134"], documents=[("cni", True)],
-            nir_oid=matricule.NIR_OID["test"], nia_oid=matricule.NIA_OID, taken=set(),
+            nir_oid=matricule.NIR_OID, nia_oid=matricule.NIA_OID, taken=set(),
             now=datetime(2026, 1, 1, tzinfo=timezone.utc),
         )
         return [(p.birth_name, p.birth_given_names, p.birth_date, p.status, p.ins_matricule) for p in generator.generate(300)]

@@ -43,11 +43,12 @@ def test_an_identity_qualified_here_is_not_asked_again(insi, front_desk):
     assert result.outcome == Reception.ALREADY_QUALIFIED and not Exchange.objects.exists()
 
 
-def test_a_received_ins_of_the_other_environment_is_refused_before_any_call(insi, front_desk):
+def test_a_received_test_ins_is_refused_in_production_before_any_call(insi, front_desk, settings):
+    settings.INS_ENVIRONMENT = "production"
     identity = people.desk(front_desk, people.ADRUN)
 
     with pytest.raises(RuleViolation) as refused:
-        reception_verify_ins(actor=front_desk, identity_id=identity.pk, matricule_value=people.ADRUN_INS, oid="1.2.250.1.213.1.4.8")
+        reception_verify_ins(actor=front_desk, identity_id=identity.pk, matricule_value=people.ADRUN_INS, oid="1.2.250.1.213.1.4.10")
 
     assert refused.value.field == "oid" and not Exchange.objects.exists()
 
