@@ -121,6 +121,17 @@ def test_an_insi_result_with_00_in_its_date_is_refused_and_changes_nothing(front
     assert not ident.matricules.exists()
 
 
+@pytest.mark.parametrize("operation", ["recovery", "verification", "third_party"])
+def test_an_insi_or_third_party_identity_of_indeterminate_sex_is_refused_and_changes_nothing(front_desk, operation):
+    # A local identity may be of sex I; INSi (and a third party's INS identity) knows only M and F.
+    ident = factories.identity(front_desk, sex="I")
+    result = factories.insi_result(ident)
+    with pytest.raises(RuleViolation, match=r"sexe retourné par INSi \(I\) n'est ni M ni F"):
+        services.identity_apply_insi_result(actor=front_desk, identity_id=ident.pk, result=result, operation=operation)
+    assert _status(ident) == Status.PROV
+    assert not ident.matricules.exists()
+
+
 def test_an_insi_result_in_the_other_environment_is_refused(front_desk):
     ident = factories.identity(front_desk)
     result = factories.insi_result(ident, oid="1.2.250.1.213.1.4.8")
