@@ -184,6 +184,9 @@ INSI_SIMULATOR_LATENCY = env_float("INSI_SIMULATOR_LATENCY", 0.0)  # seconds add
 INSI_SIMULATOR_FAILURE_RATE = env_float("INSI_SIMULATOR_FAILURE_RATE", 0.0)  # fraction of calls that fail
 INSI_SIMULATOR_FAILURE_KINDS = env_list("INSI_SIMULATOR_FAILURE_KINDS", "fault,http500,timeout,malformed")
 INSI_SIMULATOR_GENERATED_COUNT = env_int("INSI_SIMULATOR_GENERATED_COUNT", 1_000_000)
+if INSI_SIMULATOR_ENABLED and INS_ENVIRONMENT == "production":
+    # A simulator in production would answer in the national service's place.
+    raise ImproperlyConfigured("INSI_SIMULATOR_ENABLED cannot be on when INS_ENVIRONMENT is production")
 if INSI_SIMULATOR_ENABLED:
     # The client reaches the portal's own simulator over loopback HTTP (INSI_ENDPOINT's default).
     SECURE_REDIRECT_EXEMPT = [r"^insi-simulator/"]

@@ -26,6 +26,13 @@ def test_every_identity_is_created_provisional_with_its_channel(front_desk):
     assert event.actor == front_desk and event.to_status == Status.PROV
 
 
+def test_no_creation_claims_the_insi_channel(front_desk):
+    with pytest.raises(RuleViolation, match="n'est pas une modalité de création") as refused:
+        services.identity_create(actor=front_desk, birth_name="MARTIN", birth_given_names="JEANNE", birth_date="1980-05-17",
+                                 sex="F", channel="INSI")
+    assert refused.value.field == "channel" and not Identity.objects.exists()
+
+
 def test_a_high_trust_document_makes_a_provisional_identity_validated(front_desk):
     ident = factories.identity(front_desk)
     outcome = factories.check_passport(front_desk, ident)

@@ -220,6 +220,25 @@ def test_a_stale_form_is_refused_with_who_changed_the_identity(front_desk, civ_m
     assert identity.used_name == "LEROY"
 
 
+def test_the_creation_form_does_not_offer_the_insi_channel_and_refuses_it(front_desk):
+    client = logged_in(front_desk)
+    page = client.get(reverse(ADD), {"_recherche": "1"}).content.decode()
+    assert 'value="SM"' in page and 'value="INSI"' not in page
+    response = client.post(reverse(ADD) + "?_recherche=1", new_identity_data(channel="INSI"))
+    assert response.status_code == 200 and not Identity.objects.exists()
+
+
+def test_a_stale_form_without_its_hidden_version_is_refused_too(front_desk, civ_member):
+    identity = factories.identity(front_desk)
+    stale = form_data(identity, used_name="DURAND")
+    del stale["expected_version"]
+    services.identity_update_traits(actor=civ_member, identity_id=identity.pk, expected_version=identity.version, used_name="LEROY")
+    response = logged_in(front_desk).post(change_url(identity), stale)
+    assert "Version de l'identité absente du formulaire" in " ".join(response.context["adminform"].form.non_field_errors())
+    identity.refresh_from_db()
+    assert identity.used_name == "LEROY"
+
+
 def test_the_manager_sees_an_identity_but_cannot_save_it(front_desk, manager):
     identity = factories.identity(front_desk)
     client = logged_in(manager)

@@ -111,7 +111,7 @@ def test_it_refuses_to_accept_twice(insi, front_desk):
 def test_it_refuses_to_accept_when_the_identity_changed_since_the_search(insi, front_desk):
     identity = people.desk(front_desk, people.ADRUN)
     recovery = rec.recovery_search(actor=front_desk, identity_id=identity.pk)
-    identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_name="DURAND")
+    identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=identity.version, used_name="DURAND")
 
     with pytest.raises(ConflictError, match="modifiée depuis la recherche"):
         rec.recovery_accept(actor=front_desk, recovery_id=recovery.pk)
