@@ -11,6 +11,7 @@ CIV_REFERENT = "Référent CIV"
 MANAGER = "Responsable (lecture et indicateurs)"
 ADMINISTRATOR = "Administrateur"
 SYSTEM_USERNAME = "insportal-auto"
+ROLES = (FRONT_DESK, CIV_MEMBER, CIV_REFERENT, MANAGER, ADMINISTRATOR)
 
 _FRONT_DESK = {
     "identities": [
