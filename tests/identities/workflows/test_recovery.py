@@ -398,3 +398,17 @@ def test_an_identity_marked_doubtful_during_the_call_is_refused_after_it(insi, f
 
     assert not InsiRecovery.objects.filter(identity=identity).exists()
     assert Exchange.objects.filter(identity_id=identity.pk, return_code="00").exists()  # the call stays traced
+
+
+def test_recovery_is_refused_on_an_inactive_identity_and_insi_is_not_called(insi, front_desk):
+    from identities.core.models import Identity
+
+    identity = people.desk(front_desk, people.ADRUN)
+    # A record merged away: the merge service deactivates it.
+    Identity.objects.filter(pk=identity.pk).update(is_active=False)
+
+    with pytest.raises(RuleViolation, match="Identité désactivée"):
+        rec.recovery_search(actor=front_desk, identity_id=identity.pk)
+
+    assert insi.calls.get("ADRUN", 0) == 0 and not Exchange.objects.filter(identity_id=identity.pk).exists()
+    assert not InsiRecovery.objects.filter(identity_id=identity.pk).exists()
