@@ -7,4 +7,6 @@ from identities.documents.models import *  # noqa: F401,F403
 from identities.interop.models import *  # noqa: F401,F403
 from identities.matching.models import *  # noqa: F401,F403
 from identities.merge.models import *  # noqa: F401,F403
+
+from identities.portal.models import *  # noqa: F401,F403
 from identities.workflows.models import *  # noqa: F401,F403

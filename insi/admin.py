@@ -1,4 +1,4 @@
-"""Read-only admin for the INSi exchange log, shown only to holders of the view permission."""
+"""Read-only admin for the INSi exchange log, shown only to holders of the view permission; the raw bodies to the CIV only."""
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from insi.models import Exchange
 
 _ESTIMATE_ABOVE = 10_000
+BODY_PERMISSION = "insi.view_exchange_body"
 
 
 class _EstimatedCountPaginator(Paginator):
@@ -40,7 +41,24 @@ class ExchangeAdmin(admin.ModelAdmin):
         "endpoint", "started_at", "duration_ms", "http_status", "return_code", "error",
         "request_text", "response_text", "bodies_purged_at",
     )
-    readonly_fields = fields
+    readonly_fields = (*fields, "bodies_notice", "bodies_withheld")
+    _BODIES = ("request_text", "response_text")
+
+    def get_fields(self, request, obj=None):
+        # The bodies hold the matricule and OID for any status: only the CIV reads them (docs/decisions.md).
+        if request.user.has_perm(BODY_PERMISSION):
+            return (*self.fields[:-3], "bodies_notice", *self.fields[-3:])
+        return (*(name for name in self.fields if name not in self._BODIES), "bodies_withheld")
+
+    @admin.display(description=_("messages bruts"))
+    def bodies_notice(self, obj):
+        return _("Réservés à la CIV : ils portent le matricule INS et l'OID quel que soit le statut de l'identité "
+                 "(exception à la règle de diffusion, exigée par le RNIV pour la traçabilité). Ne pas les recopier.")
+
+    @admin.display(description=_("messages bruts"))
+    def bodies_withheld(self, obj):
+        return _("Non affichés : réservés aux membres et référents de la CIV, car ils portent le matricule INS et l'OID "
+                 "quel que soit le statut de l'identité.")
 
     def has_add_permission(self, request):
         return False

@@ -22,7 +22,7 @@ def exchange_create(
     capture: Capture,
     outcome: Outcome,
 ) -> Exchange:
-    """Record one attempt in the caller's current transaction, so it commits or rolls back with the caller's change."""
+    """Record one attempt (the workflows call INSi outside their own transaction: the trace stays even when they then refuse)."""
     user = context.user if getattr(context.user, "is_authenticated", False) else None
     return Exchange.objects.create(
         operation=operation,

@@ -51,6 +51,8 @@ class Exchange(models.Model):
         verbose_name_plural = _("échanges INSi")
         # The log is read-only: no one can be granted the right to add, change or delete rows.
         default_permissions = ("view",)
+        # The raw answer carries the matricule and OID whatever the identity's status (docs/decisions.md).
+        permissions = [("view_exchange_body", _("Voir les messages INSi bruts (réservé à la CIV)"))]
 
     def __str__(self):
         return f"{self.get_operation_display()} {self.return_code} ({self.started_at:%Y-%m-%d %H:%M:%S})"

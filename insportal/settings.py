@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "axes",
+    "mozilla_django_oidc",
     "identities",
     "insi",
 ]
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "insportal.urls"
@@ -79,20 +81,13 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication and security ---
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+# AUTHENTICATION_BACKENDS, throttling (axes) and CSP: see the "Access" block at the end.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -188,6 +183,9 @@ INSI_SIMULATOR_GENERATED_COUNT = env_int("INSI_SIMULATOR_GENERATED_COUNT", 1_000
 # The Appli carte Vitale service the desk's reader exchanges a scanned QR token with (identities/workflows/apcv.py).
 APCV_ENDPOINT = env_str("APCV_ENDPOINT", "http://127.0.0.1:8000/insi-simulator/apcv" if INSI_SIMULATOR_ENABLED else "")
 APCV_TIMEOUT = env_float("APCV_TIMEOUT", 5.0)
+if INSI_SIMULATOR_ENABLED and INS_ENVIRONMENT == "production":
+    # A simulator in production would answer in the national service's place.
+    raise ImproperlyConfigured("INSI_SIMULATOR_ENABLED cannot be on when INS_ENVIRONMENT is production")
 if INSI_SIMULATOR_ENABLED:
     # The client reaches the portal's own simulator over loopback HTTP (INSI_ENDPOINT's default).
     SECURE_REDIRECT_EXEMPT = [r"^insi-simulator/"]
@@ -242,3 +240,95 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # beat (insportal/celery.py) and gunicorn (insportal/gunicorn.conf.py) use it too.
 LOGGING_CONFIG = "insportal.logs.configure"
 LOGGING = logging_config(env_str("LOG_LEVEL", "INFO"))
+
+
+# ======================================================================================
+# --- Access: sign-in, throttling, Content-Security-Policy (issue 15; README "Access") ---
+# One block of its own: the logging and process settings live above.
+
+# Sign-in. Local accounts (demo, break-glass administrators) always work; the hospital's
+# directory is added by LDAP_SERVER_URI (LDAP / Active Directory) and OIDC_RP_CLIENT_ID
+# (OpenID Connect). Directory groups are mapped to the portal's roles in the admin
+# ("Groupes de l'annuaire"); a directory account's roles are set again at every sign-in.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend"]
+
+LDAP_SERVER_URI = env_str("LDAP_SERVER_URI")  # ldap://… or ldaps://…; empty: no LDAP sign-in
+if LDAP_SERVER_URI:
+    import ldap
+    from django_auth_ldap.config import (
+        GroupOfNamesType,
+        LDAPSearch,
+        NestedActiveDirectoryGroupType,
+    )
+
+    AUTH_LDAP_SERVER_URI = LDAP_SERVER_URI
+    AUTH_LDAP_BIND_DN = env_str("LDAP_BIND_DN")  # the service account that searches users; empty: anonymous
+    AUTH_LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD")  # or LDAP_BIND_PASSWORD_FILE
+    AUTH_LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
+    AUTH_LDAP_CONNECTION_OPTIONS = {ldap.OPT_REFERRALS: 0, ldap.OPT_NETWORK_TIMEOUT: env_int("LDAP_TIMEOUT", 5)}
+    if env_str("LDAP_CA_FILE"):
+        AUTH_LDAP_GLOBAL_OPTIONS = {ldap.OPT_X_TLS_CACERTFILE: env_str("LDAP_CA_FILE"), ldap.OPT_X_TLS_NEWCTX: 0}
+    # Active Directory: LDAP_USER_FILTER=(sAMAccountName=%(user)s) and LDAP_GROUP_TYPE=activedirectory.
+    AUTH_LDAP_USER_SEARCH = LDAPSearch(
+        env_str("LDAP_USER_BASE_DN"), ldap.SCOPE_SUBTREE, env_str("LDAP_USER_FILTER", "(uid=%(user)s)")
+    )
+    _LDAP_ACTIVE_DIRECTORY = env_str("LDAP_GROUP_TYPE", "groupofnames") == "activedirectory"
+    AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+        env_str("LDAP_GROUP_BASE_DN", env_str("LDAP_USER_BASE_DN")), ldap.SCOPE_SUBTREE,
+        "(objectClass=group)" if _LDAP_ACTIVE_DIRECTORY else "(objectClass=groupOfNames)",
+    )
+    AUTH_LDAP_GROUP_TYPE = NestedActiveDirectoryGroupType() if _LDAP_ACTIVE_DIRECTORY else GroupOfNamesType()
+    AUTH_LDAP_USER_ATTR_MAP = {"first_name": "givenName", "last_name": "sn", "email": "mail"}
+    AUTH_LDAP_ALWAYS_UPDATE_USER = True
+    AUTHENTICATION_BACKENDS.append("identities.portal.directory.PortalLDAPBackend")
+
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")  # empty: no OpenID Connect sign-in
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")  # or OIDC_RP_CLIENT_SECRET_FILE
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid profile email")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_CALLBACK_CLASS = "mozilla_django_oidc.views.OIDCAuthenticationCallbackView"
+LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?annuaire=refuse"
+if OIDC_ENABLED:
+    if not (OIDC_OP_AUTHORIZATION_ENDPOINT and OIDC_OP_TOKEN_ENDPOINT and OIDC_OP_USER_ENDPOINT and OIDC_OP_JWKS_ENDPOINT):
+        raise ImproperlyConfigured("OIDC_RP_CLIENT_ID needs the four OIDC_OP_*_ENDPOINT settings of the provider")
+    AUTHENTICATION_BACKENDS.append("identities.portal.directory.PortalOIDCBackend")
+
+AUTHENTICATION_BACKENDS.append("django.contrib.auth.backends.ModelBackend")  # local accounts
+
+# Throttling (django-axes): five wrong passwords lock that user name FROM that address (the
+# pair), never every account of a workstation or of the hospital's reverse proxy.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_HOURS", 0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+# The client address: REMOTE_ADDR, unless it is one of TRUSTED_PROXIES (addresses or networks
+# of the hospital's reverse proxies), whose X-Forwarded-For is then read from the right.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+AXES_CLIENT_IP_CALLABLE = "insportal.client_ip.client_ip"
+
+# Content-Security-Policy (django-csp): the pages use no inline script. Inline style
+# attributes stay allowed (the admin and the badges use them; they cannot run code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}

@@ -10,8 +10,10 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 # System packages: Pango for WeasyPrint, fonts for identical PDFs, poppler to rasterise PDFs in
 # tests, gettext for translations, Chromium + its driver for the browser tests, npm for the
-# official COG package. Only what is missing is installed.
+# official COG package, OpenLDAP (see below). Only what is missing is installed.
 APT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils gettext)
+# OpenLDAP: headers to build python-ldap (django-auth-ldap), the server and tools the sign-in tests start.
+APT_PACKAGES+=(gcc python3-dev libldap2-dev libsasl2-dev slapd ldap-utils)
 if [ "${INSPORTAL_WITH_BROWSER:-1}" = "1" ]; then APT_PACKAGES+=(chromium chromium-driver); fi
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
 missing=()
@@ -22,6 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   echo "Installing system packages: ${missing[*]}"
   $SUDO apt-get update -qq
+  # slapd asks no question and configures no directory of its own: the tests bring theirs.
+  echo "slapd slapd/no_configuration boolean true" | $SUDO debconf-set-selections
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 

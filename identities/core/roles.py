@@ -11,6 +11,7 @@ CIV_REFERENT = "Référent CIV"
 MANAGER = "Responsable (lecture et indicateurs)"
 ADMINISTRATOR = "Administrateur"
 SYSTEM_USERNAME = "insportal-auto"
+ROLES = (FRONT_DESK, CIV_MEMBER, CIV_REFERENT, MANAGER, ADMINISTRATOR)
 
 _FRONT_DESK = {
     "identities": [
@@ -23,7 +24,8 @@ _CIV_MEMBER = {
         "withdraw_document_check", "manage_attributes", "invalidate_ins", "view_dashboard",
         "view_identitylink", "add_identitylink", "view_identityevent",
     ],
-    "insi": ["view_exchange"],
+    # The raw INSi answers carry the INS whatever the status: the CIV's alone (docs/decisions.md).
+    "insi": ["view_exchange", "view_exchange_body"],
 }
 _CIV_REFERENT = {
     "identities": _CIV_MEMBER["identities"] + ["modify_locked_traits", "change_documenttype", "add_documenttype"],
@@ -33,8 +35,10 @@ _MANAGER = {
     "identities": ["view_identity", "view_dashboard"],
 }
 
-# Apps whose permissions make up the administrator role (everything the portal defines).
+# Apps whose permissions make up the administrator role (everything the portal defines)...
 _ADMIN_APPS = ("identities", "insi", "django_celery_beat", "auth")
+# ...but the raw INSi answers: the technical administrator does not read the INS of unqualified identities.
+_CIV_ONLY = [("insi", "view_exchange_body")]
 
 ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
     FRONT_DESK: _FRONT_DESK,
@@ -63,7 +67,10 @@ def ensure_roles(**_kwargs) -> None:
         group, _ = Group.objects.get_or_create(name=role)
         group.permissions.set(_permissions(spec))
     admin_group, _ = Group.objects.get_or_create(name=ADMINISTRATOR)
-    admin_group.permissions.set(Permission.objects.filter(content_type__app_label__in=_ADMIN_APPS))
+    civ_only = Q(pk__in=[])
+    for app_label, codename in _CIV_ONLY:
+        civ_only |= Q(content_type__app_label=app_label, codename=codename)
+    admin_group.permissions.set(Permission.objects.filter(content_type__app_label__in=_ADMIN_APPS).exclude(civ_only))
     system_user()
 
 

@@ -31,6 +31,7 @@ from identities.core.models import (
 logger = logging.getLogger(__name__)
 
 TRAIT_FIELDS = (*STRICT_TRAIT_FIELDS, "used_name", "used_given_name", "birth_date_corrected")
+CREATION_CHANNELS = tuple(value for value in Channel.values if value != Channel.INSI)
 
 
 # --- Plumbing shared by every service ---
@@ -58,7 +59,13 @@ def merged_refusal(identity: Identity) -> str:
 
 
 def _check_version(identity: Identity, expected_version: int | None) -> None:
-    if expected_version is not None and identity.version != expected_version:
+    """Optimistic concurrency, on every write from a form: no version said is no version checked, so it is refused."""
+    if expected_version is None:
+        raise ConflictError(
+            "Version de l'identité absente du formulaire : rechargez l'identité pour voir ses données actuelles, "
+            "rien n'a été enregistré."
+        )
+    if identity.version != expected_version:
         who = identity.updated_by.get_username() if identity.updated_by else "un autre utilisateur"
         when = timezone.localtime(identity.updated_at).strftime("%d/%m/%Y %H:%M")
         raise ConflictError(
@@ -197,6 +204,10 @@ def identity_create(
     require_permission(actor, "identities.add_identity", "Refusé : vous n'avez pas le droit de créer une identité.")
     if channel not in Channel.values:
         raise RuleViolation(f"modalité de recueil inconnue : {channel}", field="channel")
+    if channel not in CREATION_CHANNELS:
+        # Only an accepted INSi result says INSi: a creation (always provisional) cannot claim it.
+        raise RuleViolation("« Téléservice INSi » n'est pas une modalité de création : l'INSi s'interroge "
+                            "depuis l'identité une fois créée", field="channel")
     try:
         strict = traits.normalise_strict_traits(
             birth_name=birth_name,
@@ -268,7 +279,7 @@ def _normalised_changes(identity: Identity, changes: dict) -> dict:
     return {name: value for name, value in normalised.items() if getattr(identity, name) != value}
 
 
-def identity_update_traits(*, actor, identity_id: int, expected_version: int | None, reason: str = "", **changes) -> UpdateOutcome:
+def identity_update_traits(*, actor, identity_id: int, expected_version: int, reason: str = "", **changes) -> UpdateOutcome:
     """Change traits. Strict traits of a RECUP/QUAL identity are locked: only a habilitated
     user may change them, with a reason, and doing so invalidates the INS and downgrades
     the status one level (QUAL→VALI, RECUP→PROV)."""

@@ -40,7 +40,7 @@ FIELD_LABELS = {
 MAX_NAME_LENGTH = 100
 
 SEXES = ("M", "F", "I")
-INSI_SEXES = ("M", "F")
+INSI_SEXES = ("M", "F")  # INSi (and a third party's INS identity) never sends the local I
 
 
 class TraitError(ValueError):
@@ -284,6 +284,8 @@ def insi_result_rejection(*, birth_name: str, birth_given_names: str, sex: str, 
         return "la liste des prénoms retournée par INSi est vide"
     if not (sex or "").strip():
         return "le sexe retourné par INSi est vide"
+    if sex not in INSI_SEXES:
+        return f"le sexe retourné par INSi ({sex}) n'est ni M ni F"
     parts = (birth_date or "").split("-")
     if len(parts) != 3 or "00" in parts[1:]:
         return f"la date de naissance retournée par INSi ({birth_date}) contient 00 : jour ou mois inconnu"

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from identities.core import matricule
 from identities.core.diffusion import shareable_ins
 from identities.core.errors import ServiceError
 from identities.core.screens import ReadOnlyAdmin, identity_link
@@ -23,14 +24,26 @@ from identities.interop.models import ClientApplication, InboundMessage, OutboxM
 
 # Anything shaped like a matricule INS (13 characters, Corsica's 2A/2B included, and the key).
 _MATRICULE = re.compile(r"(?<![0-9A-Z])[12378]\d{4}(?:\d{2}|2A|2B)\d{6}\d{2}(?![0-9])")
+# The rest of an INS identifier: the OIDs of the INS authorities and their HL7 namespaces (the longest first).
+_OID = re.compile("|".join(rf"(?<![0-9.]){re.escape(oid)}(?![0-9])" for oid in sorted(matricule.OIDS, key=len, reverse=True)))
+_AUTHORITY = re.compile("|".join(
+    rf"(?<![A-Z-]){re.escape(name)}(?![A-Z-])"
+    for name in sorted({info.hl7_authority for info in matricule.OIDS.values()}, key=len, reverse=True)
+))
 
 
 def masked(text: str, identity) -> str:
-    """A stored message as the screen may show it: the diffusion gate applies to screens too,
-    so a matricule appears only if it is the identity's INS the gate shares today."""
+    """A stored message as the screen may show it: the diffusion gate applies to screens too, so
+    the INS identifier (matricule, OID, namespace) appears only if it is the one the gate shares today."""
     shared = shareable_ins(identity) if identity is not None else None
-    keep = shared.matricule if shared else None
-    return _MATRICULE.sub(lambda found: found.group(0) if found.group(0) == keep else "[matricule masqué]", text)
+    keep = {shared.matricule, shared.oid, shared.hl7_authority} if shared else set()
+
+    def mask(label):
+        return lambda found: found.group(0) if found.group(0) in keep else label
+
+    text = _MATRICULE.sub(mask("[matricule masqué]"), text)
+    text = _OID.sub(mask("[OID masqué]"), text)
+    return _AUTHORITY.sub(mask("[autorité masquée]"), text)
 
 
 def _message_block(text: str):

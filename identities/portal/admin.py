@@ -192,6 +192,12 @@ class DocumentCheckInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_fields(self, request, obj=None):
+        # The « Retirer » button only for the roles that may withdraw a check.
+        if request.user.has_perm("identities.withdraw_document_check"):
+            return self.fields
+        return tuple(name for name in self.fields if name != "withdraw_action")
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("document_type", "companion_type", "checked_by", "withdrawn_by")
 
@@ -230,6 +236,8 @@ class IdentityAdmin(SimpleHistoryAdmin):
     show_facets = ShowFacets.NEVER
     paginator = CappedCountPaginator
     actions = [print_labels, recover_selected]
+    # Each changelist action is offered only to the roles whose permission it then asks for.
+    _ACTION_PERMISSIONS = {"print_labels": "identities.print_identity", "recover_selected": "identities.use_insi"}
     inlines = [DocumentCheckInline]
 
     # --- List ---
@@ -457,6 +465,11 @@ class IdentityAdmin(SimpleHistoryAdmin):
     def has_change_permission(self, request, obj=None):
         # A merged identity stays for the record and never changes again (the core's services refuse it too).
         return super().has_change_permission(request, obj) and not (obj is not None and obj.is_merged)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        return {name: action for name, action in actions.items()
+                if name not in self._ACTION_PERMISSIONS or request.user.has_perm(self._ACTION_PERMISSIONS[name])}
 
     def has_delete_permission(self, request, obj=None):
         # An identity is deactivated by a merge, never deleted: its audit trail must stay.

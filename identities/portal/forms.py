@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from identities.core import derogations, traits
 from identities.core.errors import ServiceError
-from identities.core.models import DOWNGRADE, STRICT_TRAIT_FIELDS, DocumentType, Identity, Status, WorklistItem
+from identities.core.services import CREATION_CHANNELS
+from identities.core.models import DOWNGRADE, STRICT_TRAIT_FIELDS, Channel, DocumentType, Identity, Status, WorklistItem
 from identities.core.screens import apply_service_error
 from identities.core.worklists import decisions_for, worklist_civ_members
 
@@ -112,6 +113,8 @@ class IdentityForm(forms.ModelForm):
             for name in ("reason", "confirm_locked_change"):
                 if name not in self.shown_fields:
                     del self.fields[name]
+        if "channel" in self.fields and not self.instance.pk:
+            self.fields["channel"].choices = [(value, label) for value, label in Channel.choices if value in CREATION_CHANNELS]
         if self.instance.pk:
             self.fields["expected_version"].initial = self.instance.version
             # Shown as people write dates (JJ/MM/AAAA, 00 kept); the service stores the AAAA-MM-JJ form.

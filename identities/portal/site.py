@@ -3,6 +3,7 @@
 Django loads this module while it reads INSTALLED_APPS (``PortalAdminConfig.default_site``),
 before any model exists: what needs models is imported inside the methods.
 """
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.urls import path
@@ -26,7 +27,8 @@ class PortalAdminSite(admin.AdminSite):
         from identities.portal.forms import PortalAuthenticationForm  # loaded before the models (module docstring)
 
         self.login_form = PortalAuthenticationForm
-        return super().login(request, extra_context)
+        directory = {"oidc_enabled": settings.OIDC_ENABLED, "directory_refused": "annuaire" in request.GET}
+        return super().login(request, {**directory, **(extra_context or {})})
 
     def get_urls(self):
         # The INSi workflow and merge screens; loaded before the models (module docstring).

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed, has_transition_perm
+from django_fsm import can_proceed
 
 from identities.core import birthplaces, services, worklists
 from identities.core.errors import ServiceError
@@ -22,12 +22,7 @@ from identities.core.screens import apply_service_error
 from identities.portal import dashboard as indicators
 from identities.portal.forms import DocumentCheckForm, ReasonForm, WorklistAssignForm, WorklistDecisionForm
 
-_PERMISSION_NAMES = dict(Identity._meta.permissions)
 _ATTRIBUTE_FIELDS = {Attribute.DOUT: "doubtful", Attribute.FICT: "fictitious", Attribute.HOMA: "homonym"}
-
-
-def _missing(codename: str) -> str:
-    return _("Réservé aux utilisateurs habilités : « %(permission)s ».") % {"permission": _PERMISSION_NAMES[codename]}
 
 
 # --- The birthplace field's helper (JSON for static/identities/birthplace.js) ---
@@ -76,30 +71,22 @@ def _combination_refusal(identity: Identity, attribute: str, value: bool) -> str
 
 
 def offered_actions(identity: Identity, user) -> list[Offer]:
-    """The decisions offered on the identity page; the services still check every one of them."""
-    offers = [
-        Offer(
-            "document", _("Contrôler une pièce d'identité"), _action_url(identity, "piece"),
-            user.has_perm("identities.record_document_check"), _missing("record_document_check"),
-        )
-    ]
+    """The decisions offered on the identity page: only those the user's role allows (greyed, with the
+    reason, when the identity's state refuses them now); the services still check every one of them."""
+    offers = []
+    if may_act(user, "piece"):
+        offers.append(Offer("document", _("Contrôler une pièce d'identité"), _action_url(identity, "piece"), True))
     invalidate = identity.ins_invalidated
-    if not can_proceed(invalidate):
-        why = _("L'identité ne porte pas d'INS (statut « %(status)s »).") % {"status": identity.get_status_display()}
-    elif not has_transition_perm(invalidate, user):
-        why = _missing("invalidate_ins")
-    else:
-        why = ""
-    offers.append(Offer("invalidate", _("Invalider l'INS"), _action_url(identity, "invalider-ins"), not why, why, danger=True))
+    if may_act(user, "invalider-ins"):
+        why = "" if can_proceed(invalidate) else (
+            _("L'identité ne porte pas d'INS (statut « %(status)s »).") % {"status": identity.get_status_display()})
+        offers.append(Offer("invalidate", _("Invalider l'INS"), _action_url(identity, "invalider-ins"), not why, why, danger=True))
     for attribute, field in _ATTRIBUTE_FIELDS.items():
         value = not getattr(identity, field)
+        if not may_act(user, f"attribut/{attribute}/{'poser' if value else 'lever'}"):
+            continue
         label = Attribute(attribute).label
-        may = user.has_perm("identities.manage_attributes") or (
-            attribute == Attribute.DOUT and value and user.has_perm("identities.flag_doubtful")
-        )
-        why = "" if may else _missing("manage_attributes")
-        if may and value:
-            why = _combination_refusal(identity, attribute, value)
+        why = _combination_refusal(identity, attribute, value) if value else ""
         text = (_("Poser « %(label)s »") if value else _("Lever « %(label)s »")) % {"label": label}
         offers.append(Offer(
             f"{attribute}-{'on' if value else 'off'}", text,
@@ -107,6 +94,22 @@ def offered_actions(identity: Identity, user) -> list[Offer]:
             danger=value and attribute != Attribute.HOMA,
         ))
     return offers
+
+
+def may_act(user, action: str) -> bool | None:
+    """Whether the user's role allows this decision page at all (the services still check the identity's state);
+    None for a page that does not exist."""
+    parts = action.split("/")
+    if parts == ["piece"]:
+        return user.has_perm("identities.record_document_check")
+    if parts == ["invalider-ins"]:
+        return user.has_perm("identities.invalidate_ins")
+    if len(parts) == 2 and parts[0] == "retrait":
+        return user.has_perm("identities.withdraw_document_check")
+    if len(parts) == 3 and parts[0] == "attribut" and parts[1] in _ATTRIBUTE_FIELDS and parts[2] in ("poser", "lever"):
+        return user.has_perm("identities.manage_attributes") or (
+            parts[1] == Attribute.DOUT and parts[2] == "poser" and user.has_perm("identities.flag_doubtful"))
+    return None
 
 
 # --- The action pages (mounted by IdentityAdmin.get_urls) ---
@@ -131,7 +134,11 @@ def identity_action(request, model_admin, object_id: str, action: str):
     identity = model_admin.get_object(request, object_id)
     if identity is None:
         raise Http404
-    if not model_admin.has_view_permission(request, identity):
+    allowed = may_act(request.user, action)
+    if allowed is None:
+        raise Http404
+    if not (allowed and model_admin.has_view_permission(request, identity)):
+        # A page with « Confirmer » is never shown to a role that would then be refused.
         raise PermissionDenied
     parts = action.split("/")
     form_class, perform, title, key = ReasonForm, None, "", action

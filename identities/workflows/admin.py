@@ -27,7 +27,7 @@ def _run_link(run: InsiRun | None):
                        run.created_at.strftime("%d/%m/%Y %H:%M"), run.get_state_display(), progress.percent)
 
 
-@admin.action(description=_("Lancer maintenant (une exécution par campagne)"))
+@admin.action(description=_("Lancer maintenant (une exécution par campagne)"), permissions=["change"])
 def start_now(modeladmin, request, queryset):
     """First says which identities each run will take and why; starts only once that is confirmed."""
     if "confirm" not in request.POST:

@@ -9,6 +9,7 @@ from insi.exchanges import exchange_bodies_purge
 from insi.strategy import StrategyReport, search_recommended
 from insi.types import (
     CallContext,
+    FailureKind,
     Fault,
     Found,
     Mode,
@@ -94,8 +95,18 @@ def failure_text(outcome: Outcome) -> str:
     if isinstance(outcome, Fault):
         return f"erreur {outcome.code} : {outcome.message or outcome.detail}".strip(" :")
     if isinstance(outcome, TransportFailure):
-        return f"service injoignable ({outcome.code})"
+        return _FAILURE_TEXTS[outcome.kind].format(status=outcome.http_status)
     return outcome.code
+
+
+# Each failure says what happened: an answer that came but could not be read is not "unreachable".
+_FAILURE_TEXTS = {
+    FailureKind.TIMEOUT: "pas de réponse du service dans le délai imparti (timeout)",
+    FailureKind.CONNECTION: "service injoignable (connexion impossible)",
+    FailureKind.TLS: "connexion sécurisée refusée (certificat ou autorité de certification)",
+    FailureKind.HTTP: "le service a répondu par une erreur HTTP {status} sans message SOAP",
+    FailureKind.MALFORMED: "réponse du service illisible (message SOAP mal formé ou non conforme)",
+}
 
 
 def insi_identity(found: Found) -> InsiIdentity:

@@ -100,33 +100,50 @@ def recovery_search(
     _refuse_automatic(context)
     if variant and not guided_retry.is_variant(variant):
         raise RuleViolation(_("relance guidée inconnue : %(variant)s") % {"variant": variant}, field="variant")
-    with transaction.atomic():
-        identity = lock_identity(identity_id)
-        _refuse_if_needed(identity)
-        query = _normalised_query(identity, birth_name=birth_name, given_names=given_names, birthplace=birthplace)
-        context = insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk)
-        report = insi.search_by_traits(**query, context=context)
-        exchange_ids = [step.outcome.exchange_id for step in report.steps]
-        if variant:
-            query["variant"] = variant
-        return _record(identity, actor, InsiRecovery.Method.TRAITS, query, report.outcome, exchange_ids, run=run)
+    identity = _unlocked(identity_id)
+    _refuse_if_needed(identity)
+    query = _normalised_query(identity, birth_name=birth_name, given_names=given_names, birthplace=birthplace)
+    context = insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk)
+    # The call runs without holding the identity: INSi may take tens of seconds (timeouts x retries).
+    report = insi.search_by_traits(**query, context=context)
+    exchange_ids = [step.outcome.exchange_id for step in report.steps]
+    if variant:
+        query["variant"] = variant
+    return _record(identity, actor, InsiRecovery.Method.TRAITS, query, report.outcome, exchange_ids, run=run)
 
 
 def recovery_search_with_vitale(*, actor, identity_id: int, card: VitaleCard, context: insi.CallContext | None = None) -> InsiRecovery:
     """Search the identity's INS with the data of a carte Vitale (read by a card reader or typed)."""
     require_permission(actor, _USE_INSI, _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
     _refuse_automatic(context)
+    identity = _unlocked(identity_id)
+    _refuse_if_needed(identity)
+    context = insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk)
+    outcome = insi.search_with_vitale(card, context=context)
+    return _record(identity, actor, InsiRecovery.Method.VITALE, card.as_json(), outcome, [outcome.exchange_id], run=None)
+
+
+def _unlocked(identity_id: int) -> Identity:
+    identity = Identity.objects.filter(pk=identity_id).first()
+    if identity is None:
+        raise RuleViolation(_("identité %(id)s introuvable") % {"id": identity_id})
+    return identity
+
+
+def _record(asked: Identity, actor, method, query, outcome, exchange_ids, *, run) -> InsiRecovery:
+    """After the call: lock the identity, check it again, record the outcome with its audit event."""
     with transaction.atomic():
-        identity = lock_identity(identity_id)
-        _refuse_if_needed(identity)
-        context = insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk)
-        outcome = insi.search_with_vitale(card, context=context)
-        return _record(identity, actor, InsiRecovery.Method.VITALE, card.as_json(), outcome, [outcome.exchange_id], run=None)
+        identity = lock_identity(asked.pk)
+        changed = identity.version != asked.version
+        if changed:
+            _refuse_if_needed(identity)
+        return _record_locked(identity, actor, method, query, outcome, exchange_ids, run=run,
+                              asked_version=asked.version, changed_during_call=changed)
 
 
-def _record(identity, actor, method, query, outcome, exchange_ids, *, run) -> InsiRecovery:
+def _record_locked(identity, actor, method, query, outcome, exchange_ids, *, run, asked_version, changed_during_call) -> InsiRecovery:
     recovery = InsiRecovery(
-        identity=identity, method=method, requested_by=actor, run=run, identity_version=identity.version, query=query,
+        identity=identity, method=method, requested_by=actor, run=run, identity_version=asked_version, query=query,
         code=outcome.code, exchange_ids=[pk for pk in exchange_ids if pk is not None],
     )
     threshold = settings.INSI_AUTO_FEED_THRESHOLD
@@ -158,7 +175,11 @@ def _record(identity, actor, method, query, outcome, exchange_ids, *, run) -> In
         "INSi recovery=%s identity=%s method=%s code=%s rate=%s threshold=%s state=%s",
         recovery.pk, identity.pk, method, recovery.code, recovery.similarity, threshold or "off", recovery.state,
     )
-    auto = recovery.state == State.AWAITING and threshold and recovery.similarity >= threshold
+    if changed_during_call and recovery.state == State.AWAITING:
+        # The traits compared were those sent; accepting is refused until a new search (identity_version).
+        recovery.message = _("L'identité a été modifiée pendant l'appel INSi : relancez la recherche pour comparer ses traits actuels.")
+        recovery.save(update_fields=["message"])
+    auto = recovery.state == State.AWAITING and threshold and recovery.similarity >= threshold and not changed_during_call
     audit_event(identity, IdentityEvent.Kind.INSI_RECOVERY, actor, channel=Channel.INSI, reason=recovery.message,
                 recovery_id=recovery.pk, method=method, code=recovery.code, exchange_ids=recovery.exchange_ids,
                 similarity=recovery.similarity, formula=str(FORMULA) if recovery.similarity is not None else "",

@@ -146,12 +146,25 @@ def verification_verify(*, actor, identity_id: int, context=None, trigger: str =
     identity is never downgraded silently. A failure to get an answer changes nothing.
     """
     require_permission(actor, "identities.use_insi", _("Refusé : vous n'avez pas le droit d'utiliser le téléservice INSi."))
+    asked = Identity.objects.filter(pk=identity_id).first()
+    if asked is None:
+        raise RuleViolation(_("identité %(id)s introuvable") % {"id": identity_id})
+    refusal = verification_refusal(asked)
+    if refusal:
+        return VerificationResult(Verdict.SKIPPED, refusal)
+    # The call runs without holding the identity (INSi may take tens of seconds); then lock, re-check, write.
+    finding = _ask_insi(asked, insi.for_identity(context or insi.manual(actor, asked.pk), asked.pk))
     with transaction.atomic():
         identity = lock_identity(identity_id)
-        refusal = verification_refusal(identity)
-        if refusal:
-            return VerificationResult(Verdict.SKIPPED, refusal)
-        finding = _ask_insi(identity, insi.for_identity(context or insi.manual(actor, identity.pk), identity.pk))
+        if identity.version != asked.version:
+            refusal = verification_refusal(identity)
+            if refusal:
+                return VerificationResult(Verdict.SKIPPED, refusal, finding.exchange_id, calls=finding.calls)
+            # What INSi judged is no longer what is stored: nothing concluded, a later run verifies again.
+            return VerificationResult(
+                Verdict.FAILED, _("L'identité a été modifiée pendant l'appel INSi : rien n'a été conclu, vérifiez-la à nouveau."),
+                finding.exchange_id, technical=True, calls=finding.calls,
+            )
         result = _apply(identity, actor, finding, trigger=trigger, email=email)
     logger.info("INSi verification identity=%s trigger=%s verdict=%s exchange=%s", identity_id, trigger, result.verdict, result.exchange_id)
     return result

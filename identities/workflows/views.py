@@ -113,6 +113,8 @@ def recovery_page(request, pk: int, *, site):
                  "birthplace_code": found.query.get("birthplace", identity.birthplace_code)},
     )
     if request.method == "POST":
+        if not request.user.has_perm("identities.use_insi"):
+            raise PermissionDenied
         response = _decide(request, found, reject_form, retry_form)
         if response is not None:
             return response
@@ -121,6 +123,7 @@ def recovery_page(request, pk: int, *, site):
         identity=identity, recovery=found, rows=recovery.recovery_comparison(found), guidance=recovery.guidance(found),
         formula=FORMULA, reject_form=reject_form, retry_form=retry_form, variant=variant_label(found.query.get("variant", "")),
         can_see_exchanges=request.user.has_perm("insi.view_exchange"), subtitle=str(identity),
+        can_decide=request.user.has_perm("identities.use_insi"),  # no « Accepter » shown to be refused
     )
 
 

@@ -31,6 +31,8 @@ def chromium_driver(*, width: int = 1400, height: int = 1000, language: str = "f
                  f"--accept-lang={language}"):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    # The console is kept for the tests to read (a Content-Security-Policy refusal is written there).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     quit_driver = driver.quit
 

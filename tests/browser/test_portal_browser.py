@@ -75,3 +75,34 @@ def test_a_civ_member_searches_opens_an_identity_and_validates_it_with_a_passpor
     assert "ins-status-vali" in badge.get_attribute("class")
     identity.refresh_from_db()
     assert identity.status == Status.VALI
+
+
+def test_every_page_works_under_the_content_security_policy(portal_url, browser, civ_referent, front_desk, birthplaces):
+    """The referent walks through the daily pages: the browser refuses nothing, and the admin's scripts run."""
+    from django.urls import reverse
+    from selenium.webdriver.common.by import By
+
+    identity = factories.qualified(front_desk)
+    provisional = factories.identity(front_desk, birth_name="DURAND")
+    browser.get(portal_url + "/login/")
+    browser.find_element(By.NAME, "username").send_keys(civ_referent.username)
+    browser.find_element(By.NAME, "password").send_keys("not-a-real-password-1")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    pages = [
+        reverse("admin:index"), reverse("admin:dashboard"), reverse("admin:identities_identity_changelist"),
+        reverse("admin:identities_identity_change", args=[identity.pk]),
+        reverse("admin:identities_identity_history", args=[identity.pk]),
+        reverse("admin:identities_identity_action", args=[provisional.pk, "piece"]),
+        reverse("admin:identities_worklistitem_changelist"), reverse("admin:insi_exchange_changelist"),
+    ]
+    for page in pages:
+        browser.get(portal_url + page)
+        assert "Erreur" not in browser.title, page
+    browser.get(portal_url + reverse("admin:identities_identity_changelist"))
+    browser.find_element(By.ID, "action-toggle").click()  # admin/js/actions.js, served from 'self'
+    assert all(box.is_selected() for box in browser.find_elements(By.CSS_SELECTOR, "#result_list input.action-select"))
+    browser.get(portal_url + reverse("admin:identities_identity_action", args=[provisional.pk, "piece"]))
+    assert browser.find_elements(By.CSS_SELECTOR, ".datetimeshortcuts")  # the calendar widget's script ran
+
+    refusals = [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+    assert refusals == []

@@ -128,17 +128,36 @@ def log_reader(django_user_model):
     return user
 
 
-def test_a_holder_of_the_view_permission_reads_the_log_down_to_the_bytes(log_reader, agent_call):
+ECETINSI_MATRICULE = "1090763220834"  # the active NIR the simulator returns for ECETINSI
+
+
+def test_a_holder_of_the_view_permission_reads_the_log_but_not_the_raw_answer(log_reader, agent_call):
     client = logged_in(log_reader)
 
     listing = client.get(reverse("admin:insi_exchange_changelist"))
-    detail = client.get(reverse("admin:insi_exchange_change", args=[agent_call.pk]))
+    detail = client.get(reverse("admin:insi_exchange_change", args=[agent_call.pk])).content.decode()
 
     assert listing.status_code == 200
     assert "camille.accueil" in listing.content.decode()
+    assert "RECSANSVITALE" not in detail and ECETINSI_MATRICULE not in detail
+    assert "Non affichés : réservés aux membres et référents de la CIV" in detail
+    assert 'name="_save"' not in detail
+
+
+@pytest.mark.parametrize("persona", ["civ_member", "civ_referent"])
+def test_the_civ_reads_the_log_down_to_the_bytes_and_is_told_why_they_are_restricted(request, persona, agent_call):
+    detail = logged_in(request.getfixturevalue(persona)).get(reverse("admin:insi_exchange_change", args=[agent_call.pk]))
+
+    text = detail.content.decode()
     assert detail.status_code == 200
-    assert "RECSANSVITALE" in detail.content.decode()
-    assert 'name="_save"' not in detail.content.decode()
+    assert "RECSANSVITALE" in text and ECETINSI_MATRICULE in text
+    assert "exception à la règle de diffusion" in text
+
+
+def test_the_administrator_sees_the_log_without_the_raw_answer(administrator, agent_call):
+    text = logged_in(administrator).get(reverse("admin:insi_exchange_change", args=[agent_call.pk])).content.decode()
+
+    assert "00" in text and ECETINSI_MATRICULE not in text and "RECSANSVITALE" not in text
 
 
 @pytest.mark.parametrize("persona", ["front_desk", "manager", "outsider"])
@@ -162,4 +181,4 @@ def test_nobody_adds_or_deletes_log_rows_from_the_admin(administrator, agent_cal
 def test_no_one_can_be_granted_the_right_to_change_or_delete_the_log():
     codenames = set(Permission.objects.filter(content_type__app_label="insi").values_list("codename", flat=True))
 
-    assert codenames == {"view_exchange"}
+    assert codenames == {"view_exchange", "view_exchange_body"}

@@ -34,3 +34,10 @@ def test_production_refuses_to_start_without_its_own_idam_and_instance():
 
     assert result.returncode != 0
     assert "INSI_IDAM and INSI_INSTANCE_ID must be set" in result.stderr
+
+
+def test_production_refuses_to_start_with_the_simulator_switched_on():
+    result = settings_in(INS_ENVIRONMENT="production", INSI_IDAM="IDAM-1", INSI_INSTANCE_ID="instance-1", INSI_SIMULATOR_ENABLED="1")
+
+    assert result.returncode != 0
+    assert "INSI_SIMULATOR_ENABLED cannot be on when INS_ENVIRONMENT is production" in result.stderr

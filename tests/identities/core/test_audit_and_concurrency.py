@@ -34,6 +34,14 @@ def test_the_second_of_two_concurrent_editors_gets_a_conflict_and_loses_nothing(
     assert ident.used_name == "DUPONT" and ident.version == read_by_both + 1
 
 
+def test_a_write_that_does_not_say_which_version_it_read_is_refused(front_desk):
+    ident = factories.identity(front_desk)
+    with pytest.raises(ConflictError, match="Version de l'identité absente"):
+        services.identity_update_traits(actor=front_desk, identity_id=ident.pk, expected_version=None, used_name="DUPONT")
+    ident.refresh_from_db()
+    assert ident.used_name == "" and ident.version == 1 and not ident.events.filter(kind="TRAITS").exists()
+
+
 @pytest.mark.parametrize("persona", ["manager", "outsider"])
 def test_read_only_roles_cannot_create_identities(persona, request):
     actor = request.getfixturevalue(persona)

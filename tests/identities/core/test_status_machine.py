@@ -26,6 +26,13 @@ def test_every_identity_is_created_provisional_with_its_channel(front_desk):
     assert event.actor == front_desk and event.to_status == Status.PROV
 
 
+def test_no_creation_claims_the_insi_channel(front_desk):
+    with pytest.raises(RuleViolation, match="n'est pas une modalité de création") as refused:
+        services.identity_create(actor=front_desk, birth_name="MARTIN", birth_given_names="JEANNE", birth_date="1980-05-17",
+                                 sex="F", channel="INSI")
+    assert refused.value.field == "channel" and not Identity.objects.exists()
+
+
 def test_a_high_trust_document_makes_a_provisional_identity_validated(front_desk):
     ident = factories.identity(front_desk)
     outcome = factories.check_passport(front_desk, ident)
@@ -117,6 +124,17 @@ def test_an_insi_result_with_00_in_its_date_is_refused_and_changes_nothing(front
     result = factories.insi_result({**vars(ident), "birth_date": birth_date})
     with pytest.raises(RuleViolation, match="contient 00"):
         services.identity_apply_insi_result(actor=front_desk, identity_id=ident.pk, result=result)
+    assert _status(ident) == Status.PROV
+    assert not ident.matricules.exists()
+
+
+@pytest.mark.parametrize("operation", ["recovery", "verification", "third_party"])
+def test_an_insi_or_third_party_identity_of_indeterminate_sex_is_refused_and_changes_nothing(front_desk, operation):
+    # A local identity may be of sex I; INSi (and a third party's INS identity) knows only M and F.
+    ident = factories.identity(front_desk, sex="I")
+    result = factories.insi_result(ident)
+    with pytest.raises(RuleViolation, match=r"sexe retourné par INSi \(I\) n'est ni M ni F"):
+        services.identity_apply_insi_result(actor=front_desk, identity_id=ident.pk, result=result, operation=operation)
     assert _status(ident) == Status.PROV
     assert not ident.matricules.exists()
 

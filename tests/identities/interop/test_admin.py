@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from identities.core import services
+from identities.core.matricule import oid_info as matricule_info
 from identities.core.models import Attribute
 from identities.interop import clients, outbox
 from identities.interop.models import ClientApplication, OutboxMessage, Receiver
@@ -74,6 +75,26 @@ def test_a_message_shown_after_the_gate_closed_has_its_matricule_masked(make_rec
     services.identity_set_attribute(actor=civ_member, identity_id=identity.pk, attribute=Attribute.DOUT, value=True, reason="doute")
     page = logged_in(administrator).get(url).content.decode()
     assert matricule not in page and "[matricule masqué]" in page
+    # The whole INS identifier goes: its namespace and OID would still say the person has a NIR.
+    assert "ASIP-SANTE-INS-NIR" not in page and "1.2.250.1.213.1.4." not in page
+    assert "[OID masqué]" in page and "[autorité masquée]" in page
+
+
+@pytest.mark.parametrize("status", ["RECUP", "QUAL"])
+def test_a_received_message_shows_the_ins_identifier_only_for_a_qualified_identity(make_identity, administrator, status):
+    from identities.interop.models import InboundMessage
+
+    identity = make_identity(status)
+    oid, authority = identity.ins_oid, matricule_info(identity.ins_oid).hl7_authority
+    pid3 = f"{identity.ins_matricule}^^^{authority}&{oid}&ISO^INS"
+    fhir = f'{{"system": "urn:oid:{oid}", "value": "{identity.ins_matricule}"}}'
+    message = InboundMessage.objects.create(channel="HL7", source="DPI", control_id="1", payload=f"PID|1||{pid3}\r{fhir}",
+                                            identity=identity, state="ACCEPTED")
+
+    page = logged_in(administrator).get(reverse("admin:identities_inboundmessage_change", args=[message.pk])).content.decode()
+
+    shown = status == "QUAL"
+    assert (identity.ins_matricule in page, oid in page, authority in page) == (shown, shown, shown)
 
 
 def test_a_new_client_application_gets_a_token_shown_once(administrator):

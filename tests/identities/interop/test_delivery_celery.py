@@ -68,7 +68,7 @@ def test_a_receiver_down_then_up_gets_everything_in_order_without_anyone_steppin
     port = free_port()
     make_receiver(port)
     first = factories.identity(front_desk, birth_name="PREMIER")
-    services.identity_update_traits(actor=front_desk, identity_id=first.pk, expected_version=None, used_name="DUPONT")
+    services.identity_update_traits(actor=front_desk, identity_id=first.pk, expected_version=first.version, used_name="DUPONT")
     factories.identity(front_desk, birth_name="SECOND")
     wait_for(lambda: OutboxMessage.objects.filter(receiver__connection_failures__gte=1).exists(), what="a failed connection")
     assert states() == ["PENDING"] * 3

@@ -62,9 +62,9 @@ def test_the_events_of_one_action_fold_into_one_message_or_an_a47_then_the_trait
     if action.startswith("document check"):
         factories.check_passport(front_desk, identity)
     elif action == "used name":
-        services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_name="DUPONT")
+        services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=identity.version, used_name="DUPONT")
     elif action.startswith("locked trait"):
-        services.identity_update_traits(actor=civ_referent, identity_id=identity.pk, expected_version=None,
+        services.identity_update_traits(actor=civ_referent, identity_id=identity.pk, expected_version=identity.version,
                                         birth_name="MARTINE", reason="erreur de saisie")
     elif action.startswith("document withdrawn"):
         services.identity_withdraw_document_check(actor=civ_member, check_id=identity.document_checks.get().pk, reason="pièce falsifiée")
@@ -111,7 +111,7 @@ def test_a_refusal_dead_letters_the_message_and_holds_back_that_identity_only(ma
     outbox.deliver(receiver.pk)
     assert [(row.identity, row.state) for row in rows()] == [(refused, State.DEAD), (accepted, State.SENT)]
     assert "refusé par le destinataire (AE)" in rows(identity=refused)[0].last_error
-    services.identity_update_traits(actor=front_desk, identity_id=refused.pk, expected_version=None, used_name="DUPONT")
+    services.identity_update_traits(actor=front_desk, identity_id=refused.pk, expected_version=refused.version, used_name="DUPONT")
     committed()
     report = outbox.deliver(receiver.pk)
     assert report.sent == 0 and len(loopback.received) == 2
@@ -151,7 +151,7 @@ def test_while_the_receiver_is_down_nothing_is_lost_and_order_is_kept(make_recei
     receiver = make_receiver(port)
     first = factories.identity(front_desk, birth_name="PREMIER")
     committed()
-    services.identity_update_traits(actor=front_desk, identity_id=first.pk, expected_version=None, used_name="DUPONT")
+    services.identity_update_traits(actor=front_desk, identity_id=first.pk, expected_version=first.version, used_name="DUPONT")
     factories.identity(front_desk, birth_name="SECOND")
     committed()
     report = outbox.deliver(receiver.pk)

@@ -221,6 +221,25 @@ def test_a_stale_form_is_refused_with_who_changed_the_identity(front_desk, civ_m
     assert identity.used_name == "LEROY"
 
 
+def test_the_creation_form_does_not_offer_the_insi_channel_and_refuses_it(front_desk):
+    client = logged_in(front_desk)
+    page = client.get(reverse(ADD), {"_recherche": "1"}).content.decode()
+    assert 'value="SM"' in page and 'value="INSI"' not in page
+    response = client.post(reverse(ADD) + "?_recherche=1", new_identity_data(channel="INSI"))
+    assert response.status_code == 200 and not Identity.objects.exists()
+
+
+def test_a_stale_form_without_its_hidden_version_is_refused_too(front_desk, civ_member):
+    identity = factories.identity(front_desk)
+    stale = form_data(identity, used_name="DURAND")
+    del stale["expected_version"]
+    services.identity_update_traits(actor=civ_member, identity_id=identity.pk, expected_version=identity.version, used_name="LEROY")
+    response = logged_in(front_desk).post(change_url(identity), stale)
+    assert "Version de l'identité absente du formulaire" in " ".join(response.context["adminform"].form.non_field_errors())
+    identity.refresh_from_db()
+    assert identity.used_name == "LEROY"
+
+
 def test_the_manager_sees_an_identity_but_cannot_save_it(front_desk, manager):
     identity = factories.identity(front_desk)
     client = logged_in(manager)
@@ -235,11 +254,40 @@ def _offers(client, identity):
     return {offer.key: offer for offer in client.get(change_url(identity)).context["offers"]}
 
 
-def test_the_front_desk_is_offered_what_its_role_allows_and_told_why_not_the_rest(front_desk):
-    offers = _offers(logged_in(front_desk), factories.identity(front_desk))
+def test_the_front_desk_is_offered_only_what_its_role_allows(front_desk):
+    offers = _offers(logged_in(front_desk), factories.qualified(front_desk))
+    assert set(offers) == {"document", "DOUT-on"}
     assert offers["document"].allowed and offers["DOUT-on"].allowed
-    assert not offers["FICT-on"].allowed and "Poser et lever les attributs" in offers["FICT-on"].why
+
+
+def test_the_cell_is_told_why_an_action_of_its_role_is_refused_now(front_desk, civ_member):
+    offers = _offers(logged_in(civ_member), factories.identity(front_desk))
     assert not offers["invalidate"].allowed and "ne porte pas d'INS" in offers["invalidate"].why
+
+
+@pytest.mark.parametrize(("persona", "actions"), [
+    ("manager", ["piece", "invalider-ins", "attribut/DOUT/poser", "attribut/FICT/poser", "attribut/HOMA/poser", "retrait/{check}"]),
+    ("front_desk", ["invalider-ins", "attribut/FICT/poser", "attribut/HOMA/poser", "retrait/{check}"]),
+])
+def test_no_decision_page_is_shown_to_a_role_that_would_be_refused(persona, actions, request, front_desk):
+    identity = factories.qualified(front_desk)
+    client = logged_in(request.getfixturevalue(persona))
+    page = client.get(change_url(identity)).content.decode()
+    assert "Retirer" not in page
+    for action in actions:
+        url = action_url(identity, action.format(check=identity.document_checks.get().pk))
+        response = client.get(url)
+        assert response.status_code == 403 and "Confirmer" not in response.content.decode(), action
+        assert f'href="{url}"' not in page, action
+
+
+@pytest.mark.parametrize(("persona", "shown"), [
+    ("manager", set()), ("front_desk", {"print_labels", "recover_selected"}), ("civ_member", {"print_labels", "recover_selected"}),
+])
+def test_the_list_offers_only_the_bulk_actions_the_role_may_run(persona, shown, request, front_desk):
+    factories.identity(front_desk)
+    page = logged_in(request.getfixturevalue(persona)).get(reverse(LIST)).content.decode()
+    assert {name for name in ("print_labels", "recover_selected") if f'value="{name}"' in page} == shown
 
 
 def test_a_fictitious_flag_is_not_offered_on_a_doubtful_identity(front_desk, civ_member):
@@ -287,12 +335,20 @@ def test_flagging_doubtful_needs_a_reason_and_then_invalidates_the_ins(front_des
     assert WorklistItem.objects.filter(kind=WorklistItem.Kind.DOUBTFUL, identity=identity, state="OPEN").exists()
 
 
-def test_a_refused_action_explains_why_and_changes_nothing(front_desk):
+def test_a_refused_action_changes_nothing(front_desk):
     identity = factories.identity(front_desk)
     response = logged_in(front_desk).post(action_url(identity, "attribut/FICT/poser"), {"reason": "test"})
-    assert "seule la CIV peut poser l'attribut" in response.context["form"].non_field_errors()[0]
+    assert response.status_code == 403
     identity.refresh_from_db()
     assert not identity.fictitious
+
+
+def test_a_refusal_by_the_identitys_state_explains_why_and_changes_nothing(front_desk, civ_member):
+    identity = factories.identity(front_desk)
+    response = logged_in(civ_member).post(action_url(identity, "invalider-ins"), {"reason": "test"})
+    assert "ne porte pas d'INS" in response.context["form"].non_field_errors()[0]
+    identity.refresh_from_db()
+    assert identity.status == Status.PROV
 
 
 def test_the_civ_withdraws_a_document_check_and_invalidates_an_ins(front_desk, civ_member):

@@ -284,3 +284,46 @@ def test_the_pace_is_the_same_without_redis(settings, redis):
 
     assert waits[:2] == [0.0, 0.0]
     assert 0.2 < waits[2] <= 0.25 and 0.45 < waits[3] <= 0.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_never_claim_the_same_identity(insi, front_desk, civ_member):
+    """Worker A holds its identity while INSi answers; worker B, meanwhile, takes the next one, not A's.
+
+    The moment is set by events (A's INSi call waits until B is done), not by timing.
+    """
+    import threading
+
+    from django.db import connection
+
+    first, second = generated(front_desk, 20), generated(front_desk, 21)
+    run = campaigns.campaign_start_run(actor=civ_member, campaign_id=campaign(civ_member).pk)
+    held, release, steps = threading.Event(), threading.Event(), {}
+
+    def hold(body):
+        held.set()
+        release.wait(timeout=60)
+        return body
+
+    insi.rewrite(first.birth_name, hold)
+
+    def worker_a():
+        try:
+            steps["a"] = campaigns.run_step(run.pk).status
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker_a)
+    thread.start()
+    try:
+        assert held.wait(timeout=60), "worker A never reached INSi"
+        steps["b"] = campaigns.run_step(run.pk).status
+        done_while_a_holds = set(run.items.filter(state=InsiRunItem.State.DONE).values_list("identity_id", flat=True))
+    finally:
+        release.set()
+        thread.join(timeout=60)
+
+    assert steps == {"a": "processed", "b": "processed"}
+    assert done_while_a_holds == {second.pk}
+    assert set(run.items.filter(state=InsiRunItem.State.DONE).values_list("identity_id", flat=True)) == {first.pk, second.pk}
+    assert {pk: Exchange.objects.filter(identity_id=pk).count() for pk in (first.pk, second.pk)} == {first.pk: 1, second.pk: 1}

@@ -111,7 +111,7 @@ def test_it_refuses_to_accept_twice(insi, front_desk):
 def test_it_refuses_to_accept_when_the_identity_changed_since_the_search(insi, front_desk):
     identity = people.desk(front_desk, people.ADRUN)
     recovery = rec.recovery_search(actor=front_desk, identity_id=identity.pk)
-    identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_name="DURAND")
+    identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=identity.version, used_name="DURAND")
 
     with pytest.raises(ConflictError, match="modifiée depuis la recherche"):
         rec.recovery_accept(actor=front_desk, recovery_id=recovery.pk)
@@ -195,6 +195,7 @@ def _returning(insi, name: str, tag: bytes, value: bytes):
     (b"NomNaissance", b"", "nom de naissance retourné par INSi est vide"),
     (b"ListePrenom", b"", "liste des prénoms retournée par INSi est vide"),
     (b"Sexe", b"", "sexe retourné par INSi est vide"),
+    (b"Sexe", b"I", "sexe retourné par INSi (I) n'est ni M ni F"),
 ])
 def test_it_never_integrates_a_result_with_a_00_date_or_an_empty_trait_and_says_why(insi, front_desk, settings, tag, value, why):
     settings.INSI_AUTO_FEED_THRESHOLD = 50.0
@@ -314,5 +315,100 @@ def test_a_service_that_does_not_answer_is_a_failure_recorded_with_its_calls(ins
 
     recovery = rec.recovery_search(actor=front_desk, identity_id=identity.pk)
 
-    assert recovery.state == State.FAILED and "http_500" in recovery.message
+    assert recovery.state == State.FAILED and "erreur HTTP 500 sans message SOAP" in recovery.message
     assert Exchange.objects.filter(identity_id=identity.pk, return_code="http_500").count() == 3
+
+
+def test_an_unreadable_answer_is_said_to_be_unreadable_not_unreachable(insi, front_desk):
+    identity = people.desk(front_desk, people.ADRUN)
+    insi.rewrite("ADRUN", lambda body: body[: len(body) // 2])
+
+    recovery = rec.recovery_search(actor=front_desk, identity_id=identity.pk)
+
+    assert recovery.state == State.FAILED
+    assert "réponse du service illisible" in recovery.message and "injoignable" not in recovery.message
+
+
+# --- The identity is not held during the call ---
+
+def _during_the_call(insi, name, action):
+    """Run ``action`` on the switchboard's thread (its own database connection) while INSi is being asked."""
+    from django.db import connection
+
+    seen = {}
+
+    def change(body):
+        try:
+            seen["result"] = action()
+        except Exception as error:  # the test reads what happened
+            seen["error"] = error
+        finally:
+            connection.close()
+        return body
+
+    insi.rewrite(name, change)
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_identity_is_not_locked_while_insi_answers(insi, front_desk):
+    from django.db import transaction
+
+    from identities.core.models import Identity
+
+    identity = people.desk(front_desk, people.ADRUN)
+
+    def lock_without_waiting():
+        with transaction.atomic():
+            return Identity.objects.select_for_update(nowait=True).get(pk=identity.pk).pk
+
+    seen = _during_the_call(insi, "ADRUN", lock_without_waiting)
+    recovery = rec.recovery_search(actor=front_desk, identity_id=identity.pk)
+
+    assert seen == {"result": identity.pk}
+    assert recovery.state == State.AWAITING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_made_during_the_call_is_seen_before_anything_is_written(insi, front_desk, settings):
+    settings.INSI_AUTO_FEED_THRESHOLD = 50.0
+    identity = people.desk(front_desk, people.ADRUN)
+    seen = _during_the_call(insi, "ADRUN", lambda: identity_update_traits(
+        actor=front_desk, identity_id=identity.pk, expected_version=identity.version, used_name="DURAND"))
+
+    recovery = rec.recovery_search(actor=front_desk, identity_id=identity.pk)
+
+    identity.refresh_from_db()
+    assert "error" not in seen and identity.used_name == "DURAND"
+    # Not fed automatically, though the rate passes the threshold: the traits compared are no longer the stored ones.
+    assert recovery.state == State.AWAITING and "modifiée pendant l'appel INSi" in recovery.message
+    assert identity.status == Status.PROV
+    with pytest.raises(ConflictError, match="modifiée depuis la recherche INSi"):
+        rec.recovery_accept(actor=front_desk, recovery_id=recovery.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_identity_marked_doubtful_during_the_call_is_refused_after_it(insi, front_desk, civ_member):
+    identity = people.desk(front_desk, people.ADRUN)
+    _during_the_call(insi, "ADRUN", lambda: identity_set_attribute(
+        actor=civ_member, identity_id=identity.pk, attribute="DOUT", value=True, reason="Deux patients au guichet"))
+
+    with pytest.raises(NotAllowed, match="douteuse ou fictive"):
+        rec.recovery_search(actor=front_desk, identity_id=identity.pk)
+
+    assert not InsiRecovery.objects.filter(identity=identity).exists()
+    assert Exchange.objects.filter(identity_id=identity.pk, return_code="00").exists()  # the call stays traced
+
+
+def test_recovery_is_refused_on_an_inactive_identity_and_insi_is_not_called(insi, front_desk):
+    from identities.core.models import Identity
+
+    identity = people.desk(front_desk, people.ADRUN)
+    # A record merged away: the merge service deactivates it.
+    Identity.objects.filter(pk=identity.pk).update(is_active=False)
+
+    with pytest.raises(RuleViolation, match="Identité désactivée"):
+        rec.recovery_search(actor=front_desk, identity_id=identity.pk)
+
+    assert insi.calls.get("ADRUN", 0) == 0 and not Exchange.objects.filter(identity_id=identity.pk).exists()
+    assert not InsiRecovery.objects.filter(identity_id=identity.pk).exists()

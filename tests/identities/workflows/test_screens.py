@@ -104,6 +104,31 @@ def test_accepting_from_the_comparison_feeds_the_identity(insi, front_desk):
     assert response.url == _page(identity) and identity.status == Status.RECUP
 
 
+def test_a_manager_reads_a_recovery_but_is_offered_no_decision(insi, front_desk, manager):
+    identity = people.desk(front_desk, people.ARTAGNAN)
+    logged_in(front_desk).post(reverse("admin:insi_recover", args=[identity.pk]))
+    found = identity.insi_recoveries.get()
+    client = logged_in(manager)
+
+    page = client.get(reverse("admin:insi_recovery", args=[found.pk])).content.decode()
+    posted = client.post(reverse("admin:insi_recovery", args=[found.pk]), {"action": "accept"})
+
+    assert "PIERRE-ALAIN GUNTHER" in page and 'id="accept"' not in page and 'id="reject"' not in page
+    assert posted.status_code == 403
+    identity.refresh_from_db()
+    assert identity.status == Status.PROV
+
+
+def test_a_manager_is_not_offered_to_start_a_campaign(manager, civ_referent):
+    from identities.workflows.models import VerificationCampaign
+
+    VerificationCampaign.objects.create(name="Revue", statuses=["QUAL"])
+    url = reverse("admin:identities_verificationcampaign_changelist")
+
+    assert 'value="start_now"' not in logged_in(manager).get(url).content.decode()
+    assert 'value="start_now"' in logged_in(civ_referent).get(url).content.decode()
+
+
 def test_refusing_without_a_reason_shows_the_form_again_and_with_one_records_it(insi, front_desk):
     identity = people.desk(front_desk, people.ARTAGNAN)
     client = logged_in(front_desk)

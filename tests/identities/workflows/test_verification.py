@@ -203,3 +203,36 @@ def test_the_automatic_task_calls_as_insi_auto_with_its_label(insi, front_desk):
     assert (call.mode, call.username) == ("AUTO", "")
     assert call.task_label == "Vérification d'un NIA (identité modifiée)"
     assert IdentityEvent.objects.filter(identity=identity, kind=IdentityEvent.Kind.INSI_VERIFICATION, details__verdict="OK").exists()
+
+
+# --- The identity is not held during the call ---
+
+@pytest.mark.django_db(transaction=True)
+def test_the_identity_is_not_locked_while_insi_verifies_and_a_change_meanwhile_concludes_nothing(insi, front_desk):
+    from django.db import connection, transaction
+
+    from identities.core.models import Identity
+    from identities.core.services import identity_update_traits
+
+    identity = people.fed(front_desk, people.ADRUN, people.ADRUN_INS)
+    seen = {}
+
+    def lock_and_change(body):
+        try:
+            with transaction.atomic():
+                Identity.objects.select_for_update(nowait=True).get(pk=identity.pk)
+            identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=identity.version, used_name="DURAND")
+            seen["ok"] = True
+        except Exception as error:
+            seen["error"] = error
+        finally:
+            connection.close()
+        return body
+
+    insi.rewrite("ADRUN", lock_and_change)
+    result = verification_verify(actor=front_desk, identity_id=identity.pk)
+
+    identity.refresh_from_db()
+    assert seen == {"ok": True}
+    assert result.verdict == Verdict.FAILED and result.technical and "modifiée pendant l'appel INSi" in result.message
+    assert identity.last_verified_at is None or identity.last_verified_at < identity.updated_at
