@@ -110,12 +110,21 @@ _CIV = _DESK | {
     "identities.view_dashboard", "identities.view_identityevent", "identities.view_identitylink", "identities.view_inboundmessage",
     "identities.view_outboxmessage", "identities.view_receiver", "identities.view_verificationcampaign",
     "identities.withdraw_document_check", "insi.view_exchange", "insi.view_exchange_body",
+    # merge and collisions (identities/merge), the duplicate sweep (identities/matching)
+    "identities.approve_merge", "identities.manage_collisions", "identities.merge_identities", "identities.view_collision",
+    "identities.view_merge", "identities.view_matchingsettings", "identities.view_sweeppart", "identities.view_sweeprun",
 }
 _REFERENT = _CIV | {
     "identities.add_documenttype", "identities.change_documenttype", "identities.add_labelformat", "identities.change_labelformat",
     "identities.delete_labelprofile", "identities.manage_label_settings", "identities.modify_locked_traits",
+    "identities.change_matching_thresholds", "identities.change_matchingsettings", "identities.change_mergepolicy",
+    "identities.configure_merge", "identities.merge_any_pair", "identities.split_collision", "identities.unmerge_identities",
+    "identities.view_mergepolicy",
 }
-_MANAGER = {"identities.view_dashboard", "identities.view_identity", "identities.view_insirun", "identities.view_verificationcampaign"}
+_MANAGER = {
+    "identities.view_dashboard", "identities.view_identity", "identities.view_insirun", "identities.view_verificationcampaign",
+    "identities.view_collision", "identities.view_merge",
+}
 ROLE_TABLE = {roles.FRONT_DESK: _DESK, roles.CIV_MEMBER: _CIV, roles.CIV_REFERENT: _REFERENT, roles.MANAGER: _MANAGER}
 
 
