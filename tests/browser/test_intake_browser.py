@@ -67,8 +67,9 @@ def test_a_datamatrix_from_another_facility_is_verified_by_insi_before_its_ins_i
     from identities.documents import datamatrix
 
     payload = datamatrix.build_payload(SharedIns(
-        matricule=ins, oid="1.2.250.1.213.1.4.10", nature="NIR", hl7_authority="ASIP-SANTE-INS-NIR-TEST",
-        label="INS-NIR de test", birth_name="ADRUN", birth_given_names="ZOE", sex="F", birth_date="1975-12-31",
+        # The OID INSi answers with in every environment (what another facility's document then carries).
+        matricule=ins, oid="1.2.250.1.213.1.4.8", nature="NIR", hl7_authority="ASIP-SANTE-INS-NIR",
+        label="INS-NIR", birth_name="ADRUN", birth_given_names="ZOE", sex="F", birth_date="1975-12-31",
         birthplace_code="63220",
     ))
     _log_in(browser, simulator, front_desk)
