@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from identities.core import services
 from identities.core.errors import NotAllowed
-from identities.core.models import Attribute
+from identities.core.models import Attribute, Identity
 from identities.interop import outbox
 from identities.interop.common import Trigger
 from identities.interop.models import OutboxMessage, Receiver
@@ -279,7 +279,7 @@ def test_a_withdrawn_ins_is_named_in_mrg_of_an_a47_to_the_receivers_that_had_it_
             elif action == "INS invalidated":
                 services.identity_invalidate_ins(actor=civ_member, identity_id=identity.pk, reason="vérification KO")
             else:
-                services.identity_update_traits(actor=civ_referent, identity_id=identity.pk, expected_version=None,
+                services.identity_update_traits(actor=civ_referent, identity_id=identity.pk, expected_version=Identity.objects.get(pk=identity.pk).version,
                                                 birth_name="MARTINE", reason="erreur de saisie")
             committed()
             outbox.deliver(had_it.pk)
@@ -313,7 +313,7 @@ def test_the_withdrawal_is_sent_once_later_messages_carry_no_matricule(make_rece
     services.identity_set_attribute(actor=civ_member, identity_id=identity.pk, attribute=Attribute.DOUT, value=True, reason="doute")
     committed()
     outbox.deliver(receiver.pk)
-    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_name="DUPONT")
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=Identity.objects.get(pk=identity.pk).version, used_name="DUPONT")
     committed()
     outbox.deliver(receiver.pk)
     assert [str(m.segment("MSH")[9]) for m in loopback.parsed()] == ["ADT^A28^ADT_A05", "ADT^A47^ADT_A30", "ADT^A31^ADT_A05"]
@@ -342,10 +342,10 @@ def test_an_erased_used_name_is_sent_as_the_hl7_null_once(make_receiver, loopbac
     identity = factories.identity(front_desk, used_name="DUPONT")
     committed()
     outbox.deliver(receiver.pk)
-    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_name="")
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=Identity.objects.get(pk=identity.pk).version, used_name="")
     committed()
     outbox.deliver(receiver.pk)
-    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=None, used_given_name="JEANNOT")
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=Identity.objects.get(pk=identity.pk).version, used_given_name="JEANNOT")
     committed()
     outbox.deliver(receiver.pk)
     names = [[str(rep) for rep in m.segment("PID")[5]][1:] for m in loopback.parsed()]

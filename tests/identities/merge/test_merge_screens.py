@@ -90,7 +90,7 @@ def test_the_log_offers_the_unmerge_to_a_referent_and_the_unmerge_lists_what_to_
     assert f'id="unmerge-{done_merge.pk}"' not in logged_in(civ_member).get(reverse("admin:merge_log")).content.decode()
     from identities.core import services
 
-    services.identity_update_traits(actor=civ_member, identity_id=done_merge.survivor_id, expected_version=None, used_name="NOUVEAU")
+    services.identity_update_traits(actor=civ_member, identity_id=done_merge.survivor_id, expected_version=Identity.objects.get(pk=done_merge.survivor_id).version, used_name="NOUVEAU")
     client = logged_in(civ_referent)
     response = client.post(reverse("admin:merge_unmerge", args=[done_merge.pk]), {"reason": "pas la même personne"}, follow=True)
     page = response.content.decode()

@@ -58,7 +58,7 @@ def test_unmerge_restores_both_identities_exactly_and_moves_every_dependent_back
 def test_what_changed_on_the_survivor_since_the_merge_stays_and_is_listed(proven_pair, civ_member, civ_referent):
     first, second = proven_pair("PROV", "PROV", used_given_name="JEANNOT")
     done = merge_services.merge_request(actor=civ_member, first_id=first.pk, second_id=second.pk, keep={"used_given_name": "absorbed"})
-    services.identity_update_traits(actor=civ_member, identity_id=first.pk, expected_version=None, used_given_name="JEANNETTE",
+    services.identity_update_traits(actor=civ_member, identity_id=first.pk, expected_version=Identity.objects.get(pk=first.pk).version, used_given_name="JEANNETTE",
                                     used_name="DURAND")
     undone = merge_services.unmerge(actor=civ_referent, merge_id=done.pk, reason="erreur de fusion")
     survivor = Identity.objects.get(pk=first.pk)
