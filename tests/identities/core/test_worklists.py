@@ -11,22 +11,10 @@ from tests import factories
 pytestmark = pytest.mark.usefixtures("birthplaces")
 
 Kind, State, Decision = WorklistItem.Kind, WorklistItem.State, WorklistItem.Decision
-QUEUE = "admin:identities_worklistitem_changelist"
 
 
 def open_items(kind):
     return WorklistItem.objects.filter(kind=kind, state=State.OPEN)
-
-
-@pytest.fixture
-def second_agent(django_user_model):
-    from django.contrib.auth.models import Group
-
-    from identities.core import roles
-
-    user = django_user_model.objects.create_user(username="lou.accueil", password="not-a-real-password-2")
-    user.groups.add(Group.objects.get(name=roles.FRONT_DESK))
-    return user
 
 
 def test_a_provisional_identity_waits_in_its_agents_queue_aged_from_its_creation(front_desk, civ_member):
