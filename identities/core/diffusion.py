@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from identities.core import matricule
 
 QUALIFIED = "QUAL"
+# IHE PAM France 2.11.2 §6.6.4 (rules 9 and 10 of the INS implementation guide): an identity whose
+# birth date was corrected or completed here "ne peut pas être au statut récupéré et qualifié, et le
+# matricule INS ne peut pas être véhiculé". What the channels announce instead of RECUP and QUAL.
+_CORRECTED_DATE_STATUS = {"RECUP": "PROV", QUALIFIED: "VALI"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ def shareable_ins(identity) -> SharedIns | None:
     """The INS of a qualified identity with its five traits, or None when it must not leave."""
     if identity.status != QUALIFIED or identity.doubtful or identity.fictitious or not identity.is_active:
         return None
+    if identity.birth_date_corrected:  # §6.6.4: the INS does not travel with a corrected birth date
+        return None
     if getattr(identity, "usurpation_suspected", False):  # USUR: held back until the CIV resolves it
         return None
     five = (identity.birth_name, identity.birth_given_names, identity.sex, identity.birth_date, identity.birthplace_code)
@@ -51,6 +57,15 @@ def shareable_ins(identity) -> SharedIns | None:
         birth_date=identity.birth_date,
         birthplace_code=identity.birthplace_code,
     )
+
+
+def announced_status(identity) -> str:
+    """The status the channels announce (HL7 PID-32, FHIR identityStatus): the identity's own,
+    except that a corrected birth date (PAM France §6.6.4) keeps out what INSi gave: RECUP is
+    announced PROV and QUAL VALI, as when the INS was withdrawn."""
+    if identity.birth_date_corrected:
+        return _CORRECTED_DATE_STATUS.get(identity.status, identity.status)
+    return identity.status
 
 
 @dataclass(frozen=True)

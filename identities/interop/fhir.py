@@ -5,7 +5,7 @@ import re
 from datetime import datetime, tzinfo
 
 from identities.core import matricule, traits
-from identities.core.diffusion import SharedIns
+from identities.core.diffusion import SharedIns, announced_status
 from identities.interop.common import (
     PROV,
     QUAL,
@@ -69,8 +69,9 @@ def _day(moment: datetime, zone: tzinfo) -> str:
 
 
 def _reliability(identity, evidence: Evidence | None, zone: tzinfo) -> dict:
+    status = announced_status(identity)
     parts = [{"url": "identityStatus", "valueCoding": {
-        "system": CS_IDENTITY_STATUS, "code": identity.status, "display": STATUS_LABELS[identity.status],
+        "system": CS_IDENTITY_STATUS, "code": status, "display": STATUS_LABELS[status],
     }}]
     parts += [
         {"url": "comment", "valueCoding": {"system": CS_STATUS_COMMENT, "code": code}}

@@ -16,7 +16,7 @@ from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
 from identities.core import matricule, traits
-from identities.core.diffusion import SharedIns, WithdrawnIns
+from identities.core.diffusion import SharedIns, WithdrawnIns, announced_status
 from identities.interop.common import (
     DOUT,
     FICT,
@@ -165,7 +165,7 @@ def _pid(identity, ins: SharedIns | None, authority: LocalAuthority, *, withdraw
               8: _HL7_SEX[five.sex]}
     if five.birthplace_code:
         fields[11] = f"^^^^^^BDL^^{coded(five.birthplace_code, what='PID-11')}"
-    fields[32] = "~".join((RECEIVER_STATUS[identity.status], *attributes_of(identity)))
+    fields[32] = "~".join((RECEIVER_STATUS[announced_status(identity)], *attributes_of(identity)))
     return _segment("PID", fields)
 
 

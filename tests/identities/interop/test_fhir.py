@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fhir.resources.R4B.patient import Patient
 
+from identities.core import services
 from identities.core.diffusion import shareable_ins
 from identities.interop import fhir
 from identities.interop.common import Evidence, MessageError
@@ -211,3 +212,19 @@ def test_the_capability_statement_names_the_pinned_fr_core_release():
     statement = fhir.capability_statement(base_url="https://portail/fhir", published="2026-12-01", search_parameters={})
     assert statement["implementationGuide"] == ["https://hl7.fr/ig/fhir/core/ImplementationGuide/hl7.fhir.fr.core|2.2.0"]
     assert "FR Core 2.2.0" in statement["rest"][0]["resource"][0]["documentation"]
+
+
+@pytest.mark.parametrize(("case", "announced"), [("QUAL", "VALI"), ("QUAL+HOMA", "VALI"), ("RECUP", "PROV"), ("VALI", "VALI")])
+def test_a_corrected_birth_date_is_served_without_the_ins_and_neither_recup_nor_qual(case, announced, make_identity, authority, front_desk):
+    """PAM France §6.6.4 (INS guide rules 9 and 10), carried into FR Core: fr-core-patient, no INS slice."""
+    identity = make_identity(case)
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=identity.version, birth_date_corrected=True)
+    identity.refresh_from_db()
+    patient = parsed(identity, authority)
+    assert patient.meta.profile == [fhir.PROFILE_PATIENT]
+    assert ins_identifiers(patient) == []
+    if identity.ins_matricule:
+        assert identity.ins_matricule not in json.dumps(resource(identity, authority))
+    assert [part.valueCoding.code for part in reliability(patient)["identityStatus"]] == [announced]
+    (indicator,) = [ext for ext in patient.extension if ext.url == fhir.EXT_BIRTHDATE_UPDATE]
+    assert indicator.valueBoolean is True
