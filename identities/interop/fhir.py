@@ -150,22 +150,27 @@ def patient_resource(
     return resource
 
 
-def search_bundle(resources: list[dict], *, base_url: str, self_url: str, next_url: str = "") -> dict:
+def search_bundle(resources: list[dict], *, base_url: str, self_url: str, next_url: str = "", outcome: dict | None = None) -> dict:
+    """A searchset page; ``outcome`` (an OperationOutcome) is added as the entry FHIR reserves for it (search mode ``outcome``)."""
     links = [{"relation": "self", "url": self_url}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
     bundle = {"resourceType": "Bundle", "type": "searchset", "link": links}
-    if resources:  # FHIR JSON has no empty arrays
-        bundle["entry"] = [
-            {"fullUrl": f"{base_url}Patient/{resource['id']}", "resource": resource, "search": {"mode": "match"}}
-            for resource in resources
-        ]
+    entries = [
+        {"fullUrl": f"{base_url}Patient/{resource['id']}", "resource": resource, "search": {"mode": "match"}}
+        for resource in resources
+    ]
+    if outcome is not None:
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+    if entries:  # FHIR JSON has no empty arrays
+        bundle["entry"] = entries
     return bundle
 
 
-def capability_statement(*, base_url: str, published: str, search_parameters: dict[str, str]) -> dict:
+def capability_statement(*, base_url: str, published: str, search_parameters: dict[str, str], max_count: int,
+                         max_offset: int) -> dict:
     """What the API serves (``GET /fhir/metadata``): FR Core Patients, read and searched by
-    ``search_parameters`` (name → FHIR type), JSON only, an application token per call."""
+    ``search_parameters`` (name → FHIR type), paged by ``max_count`` resources up to ``max_offset``, JSON only, an application token per call."""
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -190,7 +195,10 @@ def capability_statement(*, base_url: str, published: str, search_parameters: di
                 "documentation": (
                     f"Profils FR Core {FR_CORE_VERSION} (hl7.fhir.fr.core). "
                     "Le matricule INS n'est diffusé que pour une identité qualifiée (profil fr-core-patient-ins). "
-                    "POST Patient/$import reçoit un Patient d'un autre domaine d'identification."),
+                    "POST Patient/$import reçoit un Patient d'un autre domaine d'identification. "
+                    f"Recherche paginée par _count ({max_count} au plus) et _offset (0 à {max_offset} : au-delà, 400 ; "
+                    "la dernière page atteignable porte un OperationOutcome) ; ordre : nom ayant répondu "
+                    "(naissance ou utilisé), prénoms, date de naissance ; sans family, date de naissance d'abord."),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "readHistory": False,
                 "searchParam": [{"name": name, "type": kind} for name, kind in search_parameters.items()],

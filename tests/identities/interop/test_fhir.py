@@ -209,7 +209,8 @@ def test_validation_mode_uses_the_zfd_7_codes(document, code, make_identity, aut
 
 
 def test_the_capability_statement_names_the_pinned_fr_core_release():
-    statement = fhir.capability_statement(base_url="https://portail/fhir", published="2026-12-01", search_parameters={})
+    statement = fhir.capability_statement(base_url="https://portail/fhir", published="2026-12-01", search_parameters={},
+                                          max_count=100, max_offset=1000)
     assert statement["implementationGuide"] == ["https://hl7.fr/ig/fhir/core/ImplementationGuide/hl7.fhir.fr.core|2.2.0"]
     assert "FR Core 2.2.0" in statement["rest"][0]["resource"][0]["documentation"]
 
