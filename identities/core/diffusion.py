@@ -11,10 +11,6 @@ from dataclasses import dataclass
 from identities.core import matricule
 
 QUALIFIED = "QUAL"
-# IHE PAM France 2.11.2 §6.6.4 (rules 9 and 10 of the INS implementation guide): an identity whose
-# birth date was corrected or completed here "ne peut pas être au statut récupéré et qualifié, et le
-# matricule INS ne peut pas être véhiculé". What the channels announce instead of RECUP and QUAL.
-_CORRECTED_DATE_STATUS = {"RECUP": "PROV", QUALIFIED: "VALI"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +33,11 @@ def shareable_ins(identity) -> SharedIns | None:
     """The INS of a qualified identity with its five traits, or None when it must not leave."""
     if identity.status != QUALIFIED or identity.doubtful or identity.fictitious or not identity.is_active:
         return None
-    if identity.birth_date_corrected:  # §6.6.4: the INS does not travel with a corrected birth date
+    if identity.birth_date_corrected:
+        # IHE PAM France 2.11.2 §6.6.4 (INS guide rules 9 and 10): with a birth date corrected or
+        # completed here "l'identité ne peut pas être au statut récupéré et qualifié, et le matricule
+        # INS ne peut pas être véhiculé". Receivers are told PROV or VALI only: without the INS, a
+        # VALI never reads as qualified (interop.common.RECEIVER_STATUS).
         return None
     if getattr(identity, "usurpation_suspected", False):  # USUR: held back until the CIV resolves it
         return None
@@ -57,15 +57,6 @@ def shareable_ins(identity) -> SharedIns | None:
         birth_date=identity.birth_date,
         birthplace_code=identity.birthplace_code,
     )
-
-
-def announced_status(identity) -> str:
-    """The status the channels announce (HL7 PID-32, FHIR identityStatus): the identity's own,
-    except that a corrected birth date (PAM France §6.6.4) keeps out what INSi gave: RECUP is
-    announced PROV and QUAL VALI, as when the INS was withdrawn."""
-    if identity.birth_date_corrected:
-        return _CORRECTED_DATE_STATUS.get(identity.status, identity.status)
-    return identity.status
 
 
 @dataclass(frozen=True)
