@@ -159,8 +159,8 @@ class Identity(ConcurrentTransitionMixin, models.Model):
     version = models.PositiveIntegerField(_("version"), default=1)
 
     # Search keys, kept by refresh_search_keys(): accents/case folded, - ' and space alike.
-    birth_name_key = BytewiseCharField(max_length=100, editable=False, db_index=True)
-    used_name_key = BytewiseCharField(max_length=100, editable=False, blank=True, db_index=True)
+    birth_name_key = BytewiseCharField(max_length=100, editable=False)
+    used_name_key = BytewiseCharField(max_length=100, editable=False, blank=True)
     given_names_key = BytewiseCharField(max_length=100, editable=False)
 
     history = HistoricalRecords(excluded_fields=["birth_name_key", "used_name_key", "given_names_key", "updated_at"])
@@ -201,8 +201,9 @@ class Identity(ConcurrentTransitionMixin, models.Model):
             # page it serves, so a prefix or a date range reads its first rows and stops.
             models.Index(fields=["birth_name_key", "given_names_key", "birth_date", "id"], name="identity_search_birth_name",
                          condition=Q(is_active=True)),
-            models.Index(fields=["used_name_key", "given_names_key", "birth_date", "id"], name="identity_search_used_name",
-                         include=["birth_name_key"], condition=Q(is_active=True) & ~Q(used_name_key="")),
+            # (birth_name_key last: the used-name scan skips the birth-name matches from the index alone)
+            models.Index(fields=["used_name_key", "given_names_key", "birth_date", "id", "birth_name_key"],
+                         name="identity_search_used_name", condition=Q(is_active=True) & ~Q(used_name_key="")),
             models.Index(fields=["birth_date", "birth_name_key", "given_names_key", "id"], name="identity_search_birth_date",
                          condition=Q(is_active=True)),
             # Dashboard: counts by status and channel, and creations per month, read from indexes alone.
