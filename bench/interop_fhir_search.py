@@ -190,7 +190,7 @@ def main() -> None:
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (path, response.content[:300])
             body = response.json()
-            found = len(body.get("entry", [])) if body["resourceType"] == "Bundle" else 1
+            found = sum(entry["search"]["mode"] == "match" for entry in body.get("entry", [])) if body["resourceType"] == "Bundle" else 1
         p50, p95, worst = percentiles(timings)
         rows.append(f"| {label} | {found} | {p50:.1f} | {p95:.1f} | {worst:.1f} |")
         print(rows[-1])
