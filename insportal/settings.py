@@ -205,6 +205,9 @@ MLLP_LISTEN_PORT = env_int("MLLP_LISTEN_PORT", 2575)
 INS_RECEPTION_VERIFIER = env_str("INS_RECEPTION_VERIFIER", "identities.workflows.ins_integration.verify_received_ins")
 FHIR_PAGE_SIZE = env_int("FHIR_PAGE_SIZE", 20)
 FHIR_MAX_PAGE_SIZE = env_int("FHIR_MAX_PAGE_SIZE", 100)
+# The deepest _offset a search is paged to (FHIR lets a server limit paging): a search reads at
+# most _offset + _count rows of an index, so every page answers in the same time (docs/interop.md).
+FHIR_MAX_OFFSET = env_int("FHIR_MAX_OFFSET", 1000)
 
 # --- Duplicate matching (identities/matching) ---
 # Parts of the nightly sweep (hash ranges of blocking keys), queued for the workers to take in parallel.

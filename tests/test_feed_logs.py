@@ -119,10 +119,10 @@ def served(tmp_path, birthplaces, celery_queue, django_user_model, administrator
 
 def test_no_name_birth_date_or_matricule_reaches_any_log(served, tmp_path):
     base, fhir = served["base"], {"Authorization": f"Bearer {served['token']}", "Content-Type": "application/fhir+json"}
-    # FHIR import: a Patient qualified by its sender, its INS verified with INSi; then a refused one.
+    # FHIR import: a Patient qualified by its sender (VALI + INS, FR Core 2.2.0), its INS verified with INSi; then a refused one.
     adrun = {"resourceType": "Patient", "identifier": [{"system": f"urn:oid:{people.NIR_TEST}", "value": people.ADRUN_INS}],
              "extension": [{"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability",
-                            "extension": [{"url": "identityStatus", "valueCoding": {"code": "QUAL"}}]}],
+                            "extension": [{"url": "identityStatus", "valueCoding": {"code": "VALI"}}]}],
              "name": [{"use": "official", "family": "ADRUN", "given": ["ZOE"]}], "gender": "female", "birthDate": "1975-12-31"}
     assert requests.post(f"{base}/fhir/Patient/$import", data=json.dumps(adrun), headers=fhir, timeout=60).status_code == 201
     broken = adrun | {"birthDate": "31/12/1975", "name": [{"use": "official", "family": "ADRUN\u0000", "given": ["ZOE"]}]}

@@ -33,6 +33,12 @@ def shareable_ins(identity) -> SharedIns | None:
     """The INS of a qualified identity with its five traits, or None when it must not leave."""
     if identity.status != QUALIFIED or identity.doubtful or identity.fictitious or not identity.is_active:
         return None
+    if identity.birth_date_corrected:
+        # IHE PAM France 2.11.2 §6.6.4 (INS guide rules 9 and 10): with a birth date corrected or
+        # completed here "l'identité ne peut pas être au statut récupéré et qualifié, et le matricule
+        # INS ne peut pas être véhiculé". Receivers are told PROV or VALI only: without the INS, a
+        # VALI never reads as qualified (interop.common.RECEIVER_STATUS).
+        return None
     if getattr(identity, "usurpation_suspected", False):  # USUR: held back until the CIV resolves it
         return None
     five = (identity.birth_name, identity.birth_given_names, identity.sex, identity.birth_date, identity.birthplace_code)

@@ -78,6 +78,22 @@ class TrigramIndex(GinIndex):
         return super().remove_sql(model, schema_editor, **kwargs)
 
 
+class BytewiseCharField(models.CharField):
+    """Text compared byte by byte: collation "C" on PostgreSQL (SQLite's default already is).
+
+    The search keys and the birth date hold ASCII only, so the order is the one a reader
+    expects; what it buys is that one B-tree index serves both a prefix ``LIKE`` and the
+    ``ORDER BY`` of a search, so a page is read off the index and stops early (a prefix
+    cannot use an index of a linguistic collation such as the database's ``C.UTF-8``).
+    """
+
+    def db_parameters(self, connection):
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+
 def _not_unreliable(identity: Identity) -> bool:
     return not (identity.doubtful or identity.fictitious)
 
@@ -99,7 +115,7 @@ class Identity(ConcurrentTransitionMixin, models.Model):
     birth_given_names = models.CharField(_("prénom(s) de naissance"), max_length=100)
     first_birth_given_name = models.CharField(_("premier prénom de naissance"), max_length=100)
     # Text, not a date: INSi may return 00 for an unknown day or month.
-    birth_date = models.CharField(_("date de naissance"), max_length=10, help_text=_("AAAA-MM-JJ, 00 admis"))
+    birth_date = BytewiseCharField(_("date de naissance"), max_length=10, help_text=_("AAAA-MM-JJ, 00 admis"))
     birth_date_corrected = models.BooleanField(_("date corrigée ou complétée"), default=False)
     sex = models.CharField(_("sexe"), max_length=1, choices=Sex.choices)
     birthplace_code = models.CharField(_("lieu de naissance (code INSEE)"), max_length=5, blank=True)
@@ -143,9 +159,9 @@ class Identity(ConcurrentTransitionMixin, models.Model):
     version = models.PositiveIntegerField(_("version"), default=1)
 
     # Search keys, kept by refresh_search_keys(): accents/case folded, - ' and space alike.
-    birth_name_key = models.CharField(max_length=100, editable=False, db_index=True)
-    used_name_key = models.CharField(max_length=100, editable=False, blank=True, db_index=True)
-    given_names_key = models.CharField(max_length=100, editable=False)
+    birth_name_key = BytewiseCharField(max_length=100, editable=False)
+    used_name_key = BytewiseCharField(max_length=100, editable=False, blank=True)
+    given_names_key = BytewiseCharField(max_length=100, editable=False)
 
     history = HistoricalRecords(excluded_fields=["birth_name_key", "used_name_key", "given_names_key", "updated_at"])
 
@@ -181,6 +197,15 @@ class Identity(ConcurrentTransitionMixin, models.Model):
             # date is matched through its trigrams (both combine with the name's index).
             models.Index(fields=["birth_date"], name="identity_birth_date_prefix", opclasses=["varchar_pattern_ops"]),
             TrigramIndex(fields=["given_names_key"], name="identity_given_names_trgm", opclasses=["gin_trgm_ops"]),
+            # The FHIR search (interop.selectors.patient_search): each index is in the order of the
+            # page it serves, so a prefix or a date range reads its first rows and stops.
+            models.Index(fields=["birth_name_key", "given_names_key", "birth_date", "id"], name="identity_search_birth_name",
+                         condition=Q(is_active=True)),
+            # (birth_name_key last: the used-name scan skips the birth-name matches from the index alone)
+            models.Index(fields=["used_name_key", "given_names_key", "birth_date", "id", "birth_name_key"],
+                         name="identity_search_used_name", condition=Q(is_active=True) & ~Q(used_name_key="")),
+            models.Index(fields=["birth_date", "birth_name_key", "given_names_key", "id"], name="identity_search_birth_date",
+                         condition=Q(is_active=True)),
             # Dashboard: counts by status and channel, and creations per month, read from indexes alone.
             models.Index(fields=["status", "channel", "is_active"], name="identity_status_channel"),
             models.Index(fields=["created_at", "status", "is_active"], name="identity_created_status"),

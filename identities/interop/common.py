@@ -11,6 +11,15 @@ from identities.core import traits
 # The four statuses and the attributes, in the portal's (and RNIV's) vocabulary.
 PROV, RECUP, VALI, QUAL = "PROV", "RECUP", "VALI", "QUAL"
 DOUT, FICT, HOMA = "DOUT", "FICT", "HOMA"
+# Receiving systems only know PROV and VALI; they deduce QUAL from VALI + matricule + OID
+# (domain.md §2 rule 6; PAM France §6.6.1, §6.6.15; FR Core 2.2.0 fr-core-patient-ins fr-core-1).
+RECEIVER_STATUS = {PROV: PROV, RECUP: PROV, VALI: VALI, QUAL: VALI}
+# HL7 table 0445 as IHE France completes it (PAM §6.6.15): statuses, then the attributes. FR Core
+# 2.2.0 publishes the same codes as fr-core-cs-v2-0445 (the identityStatus value set).
+TABLE_0445 = frozenset({
+    "VIDE", "PROV", "VALI", "DOUB", "DESA", "DPOT", "DOUA", "COLP", "COLV", "FILI", "CACH", "ANOM", "IDVER",
+    "RECD", "IDRA", "USUR", "HOMD", "HOMA", "INVA", "FICT", "DOUT",
+})
 
 
 
@@ -23,8 +32,8 @@ class Trigger(StrEnum):
     A47 = "A47"  # change of the identifier list: shared INS removed (downgrade, invalidation)
 
 
-# The identity-document table shared by PAM France's ZFD-7 (table IHE-FRANCE-ZFD-7, §6.18.7)
-# and FR Core's validationMode (fr-core-cs-mode-validation-identity, 2.2.0): the same 14 codes.
+# The identity-document table of PAM France's ZFD-7 (table IHE-FRANCE-ZFD-7, §6.18.7). FR Core
+# 2.2.0's validationMode (fr-core-cs-mode-validation-identity) has the same codes but AV (fhir.py).
 IDENTITY_DOCUMENTS = {
     "AN": "Extrait d'acte de naissance",
     "CC": "Carnet de circulation",
@@ -120,6 +129,15 @@ def attributes_of(identity) -> list[str]:
     """DOUT, FICT, HOMA in a stable order (FICT never comes with another: the model forbids it)."""
     flags = ((identity.doubtful, DOUT), (identity.fictitious, FICT), (identity.homonym, HOMA))
     return [code for on, code in flags if on]
+
+
+def declared_status(codes: set[str], ins: ReceivedIns | None) -> str:
+    """A sender's status (its PID-32 or identityStatus codes, table 0445) in our vocabulary: a
+    matricule counts only with VALI (PAM §6.6.15: otherwise the identity is integrated without
+    it); VALI + matricule + OID is the sender's QUAL (§6.6.1). DOUT or FICT makes it provisional."""
+    if VALI not in codes or codes & {DOUT, FICT}:
+        return PROV
+    return QUAL if ins is not None else VALI
 
 
 def compact_date(value: str) -> str:

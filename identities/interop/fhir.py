@@ -8,8 +8,8 @@ from identities.core import matricule, traits
 from identities.core.diffusion import SharedIns
 from identities.interop.common import (
     PROV,
-    QUAL,
-    RECUP,
+    RECEIVER_STATUS,
+    TABLE_0445,
     VALI,
     Evidence,
     LocalAuthority,
@@ -17,12 +17,15 @@ from identities.interop.common import (
     ReceivedIdentity,
     ReceivedIns,
     attributes_of,
+    declared_status,
 )
 
 # Pinned: FR Core 2.2.0 (Interop'Santé, hl7.fhir.fr.core, FHIR 4.0.1), checked against the
-# published 2.2.0 definitions (docs/interop.md): its identity-reliability extension carries the
-# four RNIV statuses (identityStatus), the attributes as ``comment`` Codings, the INSi date as
-# ``dateCollection``. The canonical URLs and sub-extension names below are all that depends on it.
+# published package hl7.fhir.fr.core#2.2.0 (bench/fr_core_package_check.py, docs/interop.md). Its
+# identity-reliability extension codes identityStatus from fr-core-cs-v2-0445 (table 0445: PROV,
+# VALI and the attributes, one code per extension, the extension repeated as PID-32 is) and has
+# no ``comment``; the four-status code system belongs to sources later than 2.2.0. The canonical
+# URLs, sub-extension names and code lists below are all that depends on the release.
 FR_CORE_VERSION = "2.2.0"
 FHIR_VERSION = "4.0.1"
 FR_CORE = "https://hl7.fr/ig/fhir/core"
@@ -33,8 +36,7 @@ EXT_BIRTH_LIST_GIVEN_NAME = f"{FR_CORE}/StructureDefinition/fr-core-patient-birt
 EXT_BIRTHDATE_UPDATE = f"{FR_CORE}/StructureDefinition/fr-core-patient-birthdate-update-indicator"
 EXT_INSEE_CODE = f"{FR_CORE}/StructureDefinition/fr-core-address-insee-code"
 EXT_BIRTHPLACE = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
-CS_IDENTITY_STATUS = f"{FR_CORE}/CodeSystem/fr-core-cs-identity-status"
-CS_STATUS_COMMENT = f"{FR_CORE}/CodeSystem/fr-core-cs-identity-status-comment"
+CS_RELIABILITY = f"{FR_CORE}/CodeSystem/fr-core-cs-v2-0445"
 CS_METHOD_COLLECTION = f"{FR_CORE}/CodeSystem/fr-core-cs-method-collection"
 CS_VALIDATION_MODE = f"{FR_CORE}/CodeSystem/fr-core-cs-mode-validation-identity"
 CS_FR_IDENTIFIER_TYPE = f"{FR_CORE}/CodeSystem/fr-core-cs-v2-0203"
@@ -45,13 +47,20 @@ CS_INSEE = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-Commun
 # The identifier slices of fr-core-patient-ins, by OID: type code and use.
 INS_SLICES = {
     "1.2.250.1.213.1.4.8": ("INS-NIR", "official"),
-    "1.2.250.1.213.1.4.9": ("INS-NIA", "temp"),
+    "1.2.250.1.213.1.4.9": ("INS-NIA", "official"),  # fr-core-1 (2.2.0): a VALI patient's INS, NIA included, is official
     "1.2.250.1.213.1.4.10": ("INS-NIR-TEST", "official"),
     "1.2.250.1.213.1.4.11": ("INS-NIR-DEMO", "official"),
 }
 _GENDER = {"M": "male", "F": "female", "I": "unknown"}
 _SEX_FROM_GENDER = {"male": "M", "female": "F", "unknown": "I", "other": "I"}
-STATUS_LABELS = {PROV: "Identité provisoire", RECUP: "Identité récupérée", VALI: "Identité validée", QUAL: "Identité qualifiée"}
+STATUS_LABELS = {PROV: "Identité provisoire", VALI: "Identité validée"}  # displays of fr-core-cs-v2-0445
+# fr-core-cs-method-collection 2.2.0 (SM, CV, INSI, CB, RFID): the portal's AV channel has no code
+# there and is left out, as in ZFD-5 (extensible binding, no other published code for it).
+METHOD_COLLECTION_CODES = frozenset({"SM", "CV", "INSI", "CB", "RFID"})
+# fr-core-cs-mode-validation-identity 2.2.0 (required binding): table IHE-FRANCE-ZFD-7 but AV;
+# fr-core-patient-ins narrows it to fr-core-vs-mode-validation-identity-ins (PA, CN, AN, LE).
+VALIDATION_MODES = frozenset({"AN", "CC", "CE", "CM", "CN", "CS", "LE", "PA", "PC", "TC", "DC", "AC", "IE"})
+INS_VALIDATION_MODES = frozenset({"PA", "CN", "AN", "LE"})
 
 
 def fhir_date(value: str) -> str:
@@ -68,22 +77,25 @@ def _day(moment: datetime, zone: tzinfo) -> str:
     return moment.astimezone(zone).date().isoformat()
 
 
-def _reliability(identity, evidence: Evidence | None, zone: tzinfo) -> dict:
-    parts = [{"url": "identityStatus", "valueCoding": {
-        "system": CS_IDENTITY_STATUS, "code": identity.status, "display": STATUS_LABELS[identity.status],
-    }}]
-    parts += [
-        {"url": "comment", "valueCoding": {"system": CS_STATUS_COMMENT, "code": code}}
-        for code in attributes_of(identity)
-    ]
-    parts.append({"url": "methodCollection", "valueCoding": {"system": CS_METHOD_COLLECTION, "code": identity.channel}})
+def _reliability(identity, evidence: Evidence | None, zone: tzinfo, *, with_ins: bool) -> list[dict]:
+    """fr-core-identity-reliability (2.2.0), once for the status, with the collection and validation
+    details, then once per attribute (DOUT, FICT, HOMA): identityStatus holds one code of table
+    0445, so the extension repeats as PID-32 does (*decision*, docs/interop.md)."""
+    status = RECEIVER_STATUS[identity.status]
+    parts = [{"url": "identityStatus", "valueCoding": {"system": CS_RELIABILITY, "code": status, "display": STATUS_LABELS[status]}}]
+    if identity.channel in METHOD_COLLECTION_CODES:
+        parts.append({"url": "methodCollection", "valueCoding": {"system": CS_METHOD_COLLECTION, "code": identity.channel}})
     if identity.last_insi_call_at:
         parts.append({"url": "dateCollection", "valueDate": _day(identity.last_insi_call_at, zone)})
     if identity.validated_at:
         parts.append({"url": "validationDate", "valueDate": _day(identity.validated_at, zone)})
-    if evidence is not None and evidence.official_code:
-        parts.append({"url": "validationMode", "valueCoding": {"system": CS_VALIDATION_MODE, "code": evidence.official_code}})
-    return {"url": EXT_RELIABILITY, "extension": parts}
+    mode = evidence.official_code if evidence is not None else ""
+    if mode in (INS_VALIDATION_MODES if with_ins else VALIDATION_MODES):
+        parts.append({"url": "validationMode", "valueCoding": {"system": CS_VALIDATION_MODE, "code": mode}})
+    return [{"url": EXT_RELIABILITY, "extension": parts}] + [
+        {"url": EXT_RELIABILITY, "extension": [{"url": "identityStatus", "valueCoding": {"system": CS_RELIABILITY, "code": code}}]}
+        for code in attributes_of(identity)
+    ]
 
 
 def _ins_identifier(ins: SharedIns) -> dict:
@@ -104,7 +116,7 @@ def patient_resource(
     (``ins`` from ``diffusion.shareable_ins``), fr-core-patient otherwise. A merged record
     (inactive) links to its survivor (``replaced-by``), a survivor to the records it absorbed (``replaces``)."""
     five = ins or identity
-    extensions = [_reliability(identity, evidence, zone)]
+    extensions = _reliability(identity, evidence, zone, with_ins=ins is not None)
     if five.birthplace_code:
         extensions.append({"url": EXT_BIRTHPLACE, "valueAddress": {"extension": [
             {"url": EXT_INSEE_CODE, "valueCoding": {"system": CS_INSEE, "code": five.birthplace_code}},
@@ -149,22 +161,27 @@ def patient_resource(
     return resource
 
 
-def search_bundle(resources: list[dict], *, base_url: str, self_url: str, next_url: str = "") -> dict:
+def search_bundle(resources: list[dict], *, base_url: str, self_url: str, next_url: str = "", outcome: dict | None = None) -> dict:
+    """A searchset page; ``outcome`` (an OperationOutcome) is added as the entry FHIR reserves for it (search mode ``outcome``)."""
     links = [{"relation": "self", "url": self_url}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
     bundle = {"resourceType": "Bundle", "type": "searchset", "link": links}
-    if resources:  # FHIR JSON has no empty arrays
-        bundle["entry"] = [
-            {"fullUrl": f"{base_url}Patient/{resource['id']}", "resource": resource, "search": {"mode": "match"}}
-            for resource in resources
-        ]
+    entries = [
+        {"fullUrl": f"{base_url}Patient/{resource['id']}", "resource": resource, "search": {"mode": "match"}}
+        for resource in resources
+    ]
+    if outcome is not None:
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+    if entries:  # FHIR JSON has no empty arrays
+        bundle["entry"] = entries
     return bundle
 
 
-def capability_statement(*, base_url: str, published: str, search_parameters: dict[str, str]) -> dict:
+def capability_statement(*, base_url: str, published: str, search_parameters: dict[str, str], max_count: int,
+                         max_offset: int) -> dict:
     """What the API serves (``GET /fhir/metadata``): FR Core Patients, read and searched by
-    ``search_parameters`` (name → FHIR type), JSON only, an application token per call."""
+    ``search_parameters`` (name → FHIR type), paged by ``max_count`` resources up to ``max_offset``, JSON only, an application token per call."""
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -189,7 +206,10 @@ def capability_statement(*, base_url: str, published: str, search_parameters: di
                 "documentation": (
                     f"Profils FR Core {FR_CORE_VERSION} (hl7.fhir.fr.core). "
                     "Le matricule INS n'est diffusé que pour une identité qualifiée (profil fr-core-patient-ins). "
-                    "POST Patient/$import reçoit un Patient d'un autre domaine d'identification."),
+                    "POST Patient/$import reçoit un Patient d'un autre domaine d'identification. "
+                    f"Recherche paginée par _count ({max_count} au plus) et _offset (0 à {max_offset} : au-delà, 400 ; "
+                    "la dernière page atteignable porte un OperationOutcome) ; ordre : nom ayant répondu "
+                    "(naissance ou utilisé), prénoms, date de naissance ; sans family, date de naissance d'abord."),
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "readHistory": False,
                 "searchParam": [{"name": name, "type": kind} for name, kind in search_parameters.items()],
@@ -229,13 +249,19 @@ def _extension(items, url: str) -> dict | None:
     return next((item for item in items or [] if item.get("url") == url), None)
 
 
-def _declared_status(data: dict) -> str:
-    reliability = _extension(data.get("extension"), EXT_RELIABILITY)
-    status = _extension((reliability or {}).get("extension"), "identityStatus")
-    code = ((status or {}).get("valueCoding") or {}).get("code", PROV)
-    if code not in STATUS_LABELS:
-        raise MessageError("Patient.extension:identityReliability.identityStatus", f"statut de confiance « {code} » inconnu (PROV, RECUP, VALI ou QUAL)")
-    return code
+def _reliability_codes(data: dict) -> set[str]:
+    """The identityStatus codes of every fr-core-identity-reliability extension (table 0445, as PID-32)."""
+    codes = set()
+    for reliability in (item for item in data.get("extension") or [] if item.get("url") == EXT_RELIABILITY):
+        status = _extension(reliability.get("extension"), "identityStatus")
+        code = ((status or {}).get("valueCoding") or {}).get("code")
+        if code:
+            codes.add(code)
+    unknown = sorted(codes - TABLE_0445)
+    if unknown:
+        raise MessageError("Patient.extension:identityReliability.identityStatus",
+                           f"statut de confiance « {unknown[0]} » absent de fr-core-cs-v2-0445 (table 0445 : PROV, VALI…)")
+    return codes
 
 
 def _received_ins(data: dict) -> tuple[ReceivedIns | None, str]:
@@ -301,7 +327,7 @@ def read_patient(data) -> ReceivedIdentity:
         birthplace_code=((insee or {}).get("valueCoding") or {}).get("code", ""),
         used_name=usual.get("family", ""),
         used_given_name=(usual.get("given") or [""])[0],
-        declared_status=_declared_status(data),
+        declared_status=declared_status(_reliability_codes(data), ins),
         ins=ins,
         sender_patient_id=local,
     )

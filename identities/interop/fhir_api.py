@@ -24,7 +24,6 @@ CONTENT_TYPE = "application/fhir+json; charset=utf-8"
 _JSON_TYPES = ("json", "application/*", "*/*")  # what an Accept header or _format may ask for
 SEARCH_PARAMETERS = {"identifier": "token", "family": "string", "given": "string", "birthdate": "date"}  # name → FHIR type
 PAGING_PARAMETERS = ("_count", "_offset")
-MAX_OFFSET = 1_000_000  # ten thousand pages of the largest size: past that a search is not paged but narrowed
 MAX_CRITERION = 200  # characters of one search value (a name is 100 at most)
 MAX_IMPORT_BYTES = 1_000_000  # a posted Patient is a few kilobytes, like an HL7 message (mllp.MAX_MESSAGE_BYTES)
 
@@ -100,7 +99,7 @@ def _identifier_criteria(value: str) -> dict:
 def _page_numbers(request) -> tuple[int, int]:
     count = int(request.GET.get("_count") or settings.FHIR_PAGE_SIZE)
     offset = int(request.GET.get("_offset") or 0)
-    if count < 1 or not 0 <= offset <= MAX_OFFSET:
+    if count < 1 or not 0 <= offset <= settings.FHIR_MAX_OFFSET:
         raise ValueError
     return min(count, settings.FHIR_MAX_PAGE_SIZE), offset
 
@@ -132,7 +131,8 @@ def patient_search(request) -> HttpResponse:
     try:
         count, offset = _page_numbers(request)
     except ValueError:
-        return _problem(400, "value", f"_count doit être un entier positif et _offset un entier de 0 à {MAX_OFFSET}.")
+        return _problem(400, "value", f"_count doit être un entier positif et _offset un entier de 0 à {settings.FHIR_MAX_OFFSET} "
+                        "(au-delà, précisez la recherche).")
     criteria = {"family": request.GET.get("family", ""), "given": request.GET.get("given", "")}
     birthdate = request.GET.get("birthdate", "").removeprefix("eq")
     if birthdate:
@@ -148,15 +148,19 @@ def patient_search(request) -> HttpResponse:
     if not any(criteria.values()):
         return _problem(400, "required", "Au moins un critère est exigé : identifier, family, given ou birthdate.")
     identities = channel_selectors.patient_search(**criteria, offset=offset, limit=count + 1)
-    next_url = ""
+    next_url, outcome = "", None
     if len(identities) > count:
         identities = identities[:count]
-        following = request.GET.copy()
-        following["_offset"] = str(offset + count)
-        next_url = request.build_absolute_uri(f"{request.path}?{following.urlencode()}")
+        if offset + count <= settings.FHIR_MAX_OFFSET:
+            following = request.GET.copy()
+            following["_offset"] = str(offset + count)
+            next_url = request.build_absolute_uri(f"{request.path}?{following.urlencode()}")
+        else:
+            outcome = fhir.operation_outcome("warning", "too-costly", f"Résultats suivants non paginés au-delà de _offset={settings.FHIR_MAX_OFFSET} : "
+                                             "précisez la recherche (prénom, date de naissance).")
     logger.info("FHIR search by application %s: %s result(s)", request.fhir_client.pk, len(identities))
     return _response(fhir.search_bundle(_resources(identities), base_url=_base(request),
-                                        self_url=request.build_absolute_uri(), next_url=next_url))
+                                        self_url=request.build_absolute_uri(), next_url=next_url, outcome=outcome))
 
 
 def _base(request) -> str:
@@ -193,7 +197,8 @@ def capabilities(request) -> HttpResponse:
     if refusal:
         return refusal
     return _response(fhir.capability_statement(base_url=_base(request),
-                                               published=timezone.localdate().isoformat(), search_parameters=SEARCH_PARAMETERS))
+                                               published=timezone.localdate().isoformat(), search_parameters=SEARCH_PARAMETERS,
+                                               max_count=settings.FHIR_MAX_PAGE_SIZE, max_offset=settings.FHIR_MAX_OFFSET))
 
 
 urlpatterns = [

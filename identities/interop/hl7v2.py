@@ -18,12 +18,8 @@ from hl7apy.parser import parse_message
 from identities.core import matricule, traits
 from identities.core.diffusion import SharedIns, WithdrawnIns
 from identities.interop.common import (
-    DOUT,
-    FICT,
-    PROV,
-    QUAL,
-    RECUP,
-    VALI,
+    RECEIVER_STATUS,
+    TABLE_0445,
     Evidence,
     LocalAuthority,
     MessageError,
@@ -32,6 +28,7 @@ from identities.interop.common import (
     Trigger,
     attributes_of,
     compact_date,
+    declared_status,
 )
 
 # MSH-12: HL7 2.5, internationalisation FRA, PAM France 2.11 (§6.5: only "2.11", never 2.11.x).
@@ -50,15 +47,8 @@ ZFD_TRIGGERS = (Trigger.A28, Trigger.A31)
 # Table IHE-FRANCE-ZFD-5 (§6.18.5); the portal's AV (Appli carte Vitale) channel has no code there.
 ZFD5_CHANNELS = frozenset({"SM", "CV", "INSI", "CB", "RFID"})
 
-# Receiving systems only know PROV and VALI; they deduce QUAL from VALI + matricule + OID (§6.6.1, §6.6.15).
-RECEIVER_STATUS = {PROV: PROV, RECUP: PROV, VALI: VALI, QUAL: VALI}
 _HL7_SEX = {"M": "M", "F": "F", "I": "U"}
 _SEX_FROM_HL7 = {"M": "M", "F": "F", "U": "I"}
-# HL7 table 0445 as IHE France completes it (§6.6.15): statuses, then the attributes.
-TABLE_0445 = frozenset({
-    "VIDE", "PROV", "VALI", "DOUB", "DESA", "DPOT", "DOUA", "COLP", "COLV", "FILI", "CACH", "ANOM", "IDVER",
-    "RECD", "IDRA", "USUR", "HOMD", "HOMA", "INVA", "FICT", "DOUT",
-})
 NULL = '""'  # HL7's explicit null: "erase what you hold" (HL7 2.5 §2.5.3, PAM §4.4.3, §6.6.2)
 
 
@@ -398,15 +388,6 @@ def _reliability_codes(pid) -> set[str]:
     return codes
 
 
-def _declared_status(codes: set[str], ins: ReceivedIns | None) -> str:
-    """The sender's status in our vocabulary. §6.6.15: a matricule counts only when PID-32 holds
-    VALI — otherwise the message is integrated without it; VALI + matricule + OID is the sender's
-    QUAL (§6.6.1). A doubtful or fictitious identity is provisional whatever else PID-32 says."""
-    if VALI not in codes or codes & {DOUT, FICT}:
-        return PROV
-    return QUAL if ins is not None else VALI
-
-
 def read_patient_message(text: str) -> ReceivedMessage:
     """A received A28/A31 as plain data; raises MessageError naming the first problem found."""
     header = read_header(text)
@@ -427,7 +408,7 @@ def read_patient_message(text: str) -> ReceivedMessage:
     birthplace = next(
         (_value(xad.xad_9) for xad in _repetitions(pid, "pid_11") if _value(xad.xad_7) == "BDL"), ""
     )
-    declared = _declared_status(_reliability_codes(pid), ins)
+    declared = declared_status(_reliability_codes(pid), ins)
     return ReceivedMessage(
         header=header,
         identity=ReceivedIdentity(

@@ -1,10 +1,11 @@
 """The reads of the channels: the FHIR search, client applications, identities received before."""
 from __future__ import annotations
 
+import heapq
+import itertools
 import uuid
 
-from django.db.models import Q, Value
-from django.db.models.functions import Concat
+from django.db.models import Q
 
 from identities.core import traits
 from identities.core.diffusion import shareable_ins
@@ -35,37 +36,60 @@ def patient_search(
     system). A matricule finds an identity only when the diffusion gate shares that very INS,
     so a search cannot reveal the matricule of an identity that may not carry it.
     ``birth_date`` takes the forms of the anteriority search; raises TraitError when unreadable.
+
+    The order is the one of an index, so that a page is read off it and the database stops
+    after ``offset + limit`` rows whatever the number of matches (a frequent name, a short
+    prefix, a birth year): with ``family``, by the name that matched (birth name, else used
+    name), given names, birth date; else with ``birthdate``, by birth date, name, given names;
+    else by name, given names, birth date. The API bounds ``offset`` (settings.FHIR_MAX_OFFSET).
     """
-    query = Q()
-    if ipp or matricule:
-        by_identifier = Q(pk__in=[])
-        if _uuid(ipp):
-            by_identifier |= Q(ipp=_uuid(ipp))
-        if matricule:
-            by_identifier |= Q(ins_matricule=matricule, **({"ins_oid": ins_oid} if ins_oid else {}))
-        query &= by_identifier
-    family_key, given_key = traits.search_key(family), traits.search_key(given)
-    if family_key:
-        query &= Q(birth_name_key__startswith=family_key) | Q(used_name_key__startswith=family_key)
+    filters = Q()
+    given_key = traits.search_key(given)
     if given_key:
-        query &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
+        filters &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
     if birth_date.strip():
-        query &= birth_date_filter(birth_date)
-    if not query:
+        filters &= birth_date_filter(birth_date)
+    family_key = traits.search_key(family)
+    if ipp or matricule:
+        by_name = Q(birth_name_key__startswith=family_key) | Q(used_name_key__startswith=family_key) if family_key else Q()
+        return _by_identifier(ipp, matricule, ins_oid, filters & by_name)[offset:offset + limit]
+    if not (filters or family_key):
         return []
-    # Ordered by an expression no index provides: PostgreSQL then finds the matches through the
-    # search indexes and sorts them, rather than walk the name index from "A" to reach a deep
-    # page of a frequent name (seconds at _offset=1000 on a million identities, see
-    # docs/benchmarks-interop.md).
-    order = Concat("birth_name_key", Value("")), "given_names_key", "birth_date", "pk"
-    found = active_identities().filter(query).order_by(*order)
-    if not matricule:
-        return list(found[offset:offset + limit])
-    # The matricule is unique: at most a couple of rows to check against the gate.
+    candidates = active_identities().filter(filters)
+    if family_key:
+        # Two index range scans merged, each in the order of its own index: the birth names, then
+        # the used names of the others (an identity matching both is listed once, by birth name).
+        tail = ("given_names_key", "birth_date", "pk")
+        by_birth_name = candidates.filter(birth_name_key__startswith=family_key)
+        by_used_name = (  # the used-name index holds no empty name: said so, the planner may take it
+            candidates.exclude(used_name_key="").filter(used_name_key__startswith=family_key)
+            .exclude(birth_name_key__startswith=family_key)
+        )
+        keys = heapq.merge(
+            by_birth_name.order_by("birth_name_key", *tail).values_list("birth_name_key", *tail)[:offset + limit],
+            by_used_name.order_by("used_name_key", *tail).values_list("used_name_key", *tail)[:offset + limit],
+        )
+        page = [key[-1] for key in itertools.islice(keys, offset, offset + limit)]
+    else:
+        order = ("birth_date", "birth_name_key", "given_names_key", "pk") if birth_date.strip() else \
+            ("birth_name_key", "given_names_key", "birth_date", "pk")
+        page = list(candidates.order_by(*order).values_list("pk", flat=True)[offset:offset + limit])
+    found = Identity.objects.in_bulk(page)
+    return [found[pk] for pk in page]
+
+
+def _by_identifier(ipp: str, matricule: str, ins_oid: str, filters: Q) -> list[Identity]:
+    """At most a couple of rows (the IPP and the matricule are unique), the matricule checked against the gate."""
+    by_identifier = Q(pk__in=[])
+    if _uuid(ipp):
+        by_identifier |= Q(ipp=_uuid(ipp))
+    if matricule:
+        by_identifier |= Q(ins_matricule=matricule, **({"ins_oid": ins_oid} if ins_oid else {}))
+    found = active_identities().filter(by_identifier, filters).order_by("birth_name_key", "given_names_key", "birth_date", "pk")
     return [
         identity for identity in found
         if str(identity.ipp) == ipp or getattr(shareable_ins(identity), "matricule", None) == matricule
-    ][offset:offset + limit]
+    ]
 
 
 def client_application(token_hash: str) -> ClientApplication | None:

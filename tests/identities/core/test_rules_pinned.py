@@ -203,31 +203,33 @@ ATTRIBUTES = {"none": (False, False, False), "HOMA": (False, False, True), "DOUT
 MISSING = (None, *FIVE, "ins_matricule", "ins_oid")
 
 
-def _candidate(status, attribute, oid, missing, active):
+def _candidate(status, attribute, oid, missing, active, corrected):
     doubtful, fictitious, homonym = ATTRIBUTES[attribute]
     values = {"birth_name": "MARTIN", "birth_given_names": "JEANNE MARIE", "sex": "F", "birth_date": "1980-05-17",
               "birthplace_code": "63220", "ins_matricule": "280056322012345", "ins_oid": oid}
     if missing:
         values[missing] = "" if missing in FIVE else None
     # Read by attribute only: the gate must hold for any object shaped like an identity, stored or not.
-    return SimpleNamespace(status=status, doubtful=doubtful, fictitious=fictitious, homonym=homonym, is_active=active, **values)
+    return SimpleNamespace(status=status, doubtful=doubtful, fictitious=fictitious, homonym=homonym, is_active=active,
+                           birth_date_corrected=corrected, **values)
 
 
 def _expected(identity) -> bool:
+    # PAM France §6.6.4: a birth date corrected here keeps the INS home.
     return (identity.status == Status.QUAL and not identity.doubtful and not identity.fictitious and identity.is_active
-            and bool(identity.ins_matricule) and bool(identity.ins_oid) and all(getattr(identity, name) for name in FIVE))
+            and not identity.birth_date_corrected and bool(identity.ins_matricule) and bool(identity.ins_oid) and all(getattr(identity, name) for name in FIVE))
 
 
-CASES = list(itertools.product(Status.values, ATTRIBUTES, (NIR, NIA), MISSING, (True, False)))
+CASES = list(itertools.product(Status.values, ATTRIBUTES, (NIR, NIA), MISSING, (True, False), (False, True)))
 
 
 def test_the_matrix_holds_every_combination():
-    assert len(CASES) == 4 * 5 * 2 * 8 * 2
+    assert len(CASES) == 4 * 5 * 2 * 8 * 2 * 2
 
 
-@pytest.mark.parametrize(("status", "attribute", "oid", "missing", "active"), CASES)
-def test_the_gate_shares_only_a_complete_active_qualified_identity(status, attribute, oid, missing, active):
-    identity = _candidate(status, attribute, oid, missing, active)
+@pytest.mark.parametrize(("status", "attribute", "oid", "missing", "active", "corrected"), CASES)
+def test_the_gate_shares_only_a_complete_active_qualified_identity(status, attribute, oid, missing, active, corrected):
+    identity = _candidate(status, attribute, oid, missing, active, corrected)
 
     shared = shareable_ins(identity)
 
@@ -245,15 +247,16 @@ _text = st.one_of(st.just(""), st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ -'",
 @settings(max_examples=400, derandomize=True, deadline=None)
 @given(
     status=st.sampled_from(Status.values), doubtful=st.booleans(), fictitious=st.booleans(), homonym=st.booleans(),
-    active=st.booleans(), oid=st.sampled_from([NIR, NIA, "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"]),
+    active=st.booleans(), corrected=st.booleans(), oid=st.sampled_from([NIR, NIA, "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11"]),
     matricule=st.one_of(st.none(), st.just(""), st.just("280056322012345")),
     birth_name=_text, given_names=_text, sex=st.sampled_from(["", "M", "F", "I"]),
     birth_date=st.sampled_from(["", "1980-05-17", "1950-00-00"]), birthplace=st.sampled_from(["", "63220", "99100"]),
 )
-def test_property_the_gate_never_lets_out_an_ins_it_should_keep(status, doubtful, fictitious, homonym, active, oid, matricule,
-                                                               birth_name, given_names, sex, birth_date, birthplace):
+def test_property_the_gate_never_lets_out_an_ins_it_should_keep(status, doubtful, fictitious, homonym, active, corrected, oid,
+                                                               matricule, birth_name, given_names, sex, birth_date, birthplace):
     identity = SimpleNamespace(
-        status=status, doubtful=doubtful, fictitious=fictitious, homonym=homonym, is_active=active, ins_oid=oid,
+        status=status, doubtful=doubtful, fictitious=fictitious, homonym=homonym, is_active=active,
+        birth_date_corrected=corrected, ins_oid=oid,
         ins_matricule=matricule, birth_name=birth_name, birth_given_names=given_names, sex=sex, birth_date=birth_date,
         birthplace_code=birthplace,
     )

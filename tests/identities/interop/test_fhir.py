@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fhir.resources.R4B.patient import Patient
 
+from identities.core import services
 from identities.core.diffusion import shareable_ins
 from identities.interop import fhir
 from identities.interop.common import Evidence, MessageError
@@ -25,11 +26,19 @@ def parsed(identity, authority, **kwargs) -> Patient:
 
 
 def reliability(patient: Patient) -> dict[str, list]:
+    """The sub-extensions of the first fr-core-identity-reliability: the status and its details."""
     extension = next(ext for ext in patient.extension if ext.url == fhir.EXT_RELIABILITY)
     parts: dict[str, list] = {}
     for part in extension.extension:
         parts.setdefault(part.url, []).append(part)
     return parts
+
+
+def attribute_codes(patient: Patient) -> list[str]:
+    """The identityStatus codes of the further reliability extensions: the attributes (as PID-32 repeats)."""
+    extensions = [ext for ext in patient.extension if ext.url == fhir.EXT_RELIABILITY][1:]
+    assert all([part.url for part in ext.extension] == ["identityStatus"] for ext in extensions)
+    return [ext.extension[0].valueCoding.code for ext in extensions]
 
 
 def ins_identifiers(patient: Patient) -> list:
@@ -59,16 +68,18 @@ def test_it_profiles_fr_core_patient_ins_and_carries_the_ins_only_for_a_qualifie
 @pytest.mark.parametrize("case", CASES)
 def test_the_fr_core_reliability_invariants_hold(case, make_identity, authority):
     identity = make_identity(case)
-    parts = reliability(parsed(identity, authority))
+    patient = parsed(identity, authority)
+    parts = reliability(patient)
     (status,) = parts["identityStatus"]
-    comments = [part.valueCoding.code for part in parts.get("comment", [])]
-    assert status.valueCoding.system == fhir.CS_IDENTITY_STATUS
-    assert status.valueCoding.code == identity.status
-    # fr-core-identity-reliability-1 and -2: DOUT or FICT ⇒ PROV; FICT and DOUT never together.
-    if {"DOUT", "FICT"} & set(comments):
+    attributes = attribute_codes(patient)
+    assert status.valueCoding.system == fhir.CS_RELIABILITY
+    # Receivers are told PROV or VALI (table 0445); VALI + the INS is what fr-core-patient-ins calls qualified.
+    assert status.valueCoding.code == {"PROV": "PROV", "RECUP": "PROV", "VALI": "VALI", "QUAL": "VALI"}[identity.status]
+    # DOUT or FICT ⇒ PROV; FICT and DOUT never together.
+    if {"DOUT", "FICT"} & set(attributes):
         assert status.valueCoding.code == "PROV"
-    assert not {"DOUT", "FICT"} <= set(comments)
-    assert comments == identity.attributes
+    assert not {"DOUT", "FICT"} <= set(attributes)
+    assert attributes == identity.attributes
     assert [part.valueCoding.code for part in parts["methodCollection"]] == ["SM"]
 
 
@@ -108,12 +119,14 @@ def test_gender_and_a_partial_birth_date(make_identity, authority):
     assert str(patient.birthDate) == "1950"
 
 
-def test_a_nia_travels_as_a_temporary_identifier(make_identity, authority):
+def test_a_nia_travels_as_the_official_identifier_fr_core_1_asks_for(make_identity, authority):
     identity = make_identity("QUAL")
     nia = dataclasses.replace(shareable_ins(identity), oid="1.2.250.1.213.1.4.9", nature="NIA")
     patient = Patient.model_validate(fhir.patient_resource(identity, nia, authority=authority, zone=PARIS))
     (ins,) = ins_identifiers(patient)
-    assert (ins.system, ins.use, ins.type.coding[0].code) == ("urn:oid:1.2.250.1.213.1.4.9", "temp", "INS-NIA")
+    assert (ins.system, ins.use, ins.type.coding[0].code) == ("urn:oid:1.2.250.1.213.1.4.9", "official", "INS-NIA")
+    # fr-core-2: only one official identifier (the local one is "usual").
+    assert [identifier.use for identifier in patient.identifier].count("official") == 1
 
 
 def test_a_search_bundle_links_to_the_next_page():
@@ -175,14 +188,17 @@ def test_an_operation_outcome_is_a_valid_resource():
 
 # What the published FR Core 2.2.0 package defines (StructureDefinition-fr-core-identity-reliability
 # 2.2.0 and its value sets, see docs/interop.md): nothing else may be emitted.
+# What the published package hl7.fhir.fr.core#2.2.0 defines for what the portal emits (checked
+# against the package itself by test_fr_core_package.py when it is at hand).
 FR_CORE_2_2_0 = {
-    "sub-extensions": {"methodCollection", "dateCollection", "identityStatus", "comment", "validationDate", "validationMode"},
-    fhir.CS_IDENTITY_STATUS: {"PROV", "RECUP", "VALI", "QUAL"},
-    fhir.CS_STATUS_COMMENT: {"VIDE", "DOUB", "DESA", "DPOT", "DOUA", "COLP", "COLV", "FILI", "CACH", "ANOM", "IDVER", "RECD",
-                             "IDRA", "USUR", "HOMD", "INVA", "HOMA", "FICT", "DOUT"},
-    fhir.CS_METHOD_COLLECTION: {"SM", "CV", "INSI", "CB", "RFID", "AV"},
-    fhir.CS_VALIDATION_MODE: {"AN", "CC", "CE", "CN", "LE", "PA", "PC", "TC", "AC", "AV", "CS", "IE", "DC", "CM"},
+    "sub-extensions": {"methodCollection", "dateCollection", "identityStatus", "validationDate", "validationMode"},
+    fhir.CS_RELIABILITY: {"VIDE", "PROV", "VALI", "DOUB", "DESA", "DPOT", "DOUA", "COLP", "COLV", "FILI", "CACH", "ANOM", "IDVER",
+                          "RECD", "IDRA", "USUR", "HOMD", "HOMA", "INVA", "FICT", "DOUT"},
+    fhir.CS_METHOD_COLLECTION: {"SM", "CV", "INSI", "CB", "RFID"},
+    fhir.CS_VALIDATION_MODE: {"AN", "CC", "CE", "CM", "CN", "CS", "LE", "PA", "PC", "TC", "DC", "AC", "IE"},
+    fhir.CS_FR_IDENTIFIER_TYPE: {"INS-NIR", "INS-NIA", "INS-NIR-TEST", "INS-NIR-DEMO"},
 }
+DOCUMENTS = ("passeport", "cni", "titre-sejour", "eidas", "appli-carte-vitale", "extrait-naissance", "livret-famille")
 
 
 @pytest.mark.parametrize("channel", ["SM", "CV", "INSI", "CB", "RFID", "AV"])
@@ -190,24 +206,51 @@ FR_CORE_2_2_0 = {
 def test_every_reliability_code_emitted_exists_in_fr_core_2_2_0(case, channel, make_identity, authority):
     identity = make_identity(case)
     identity.channel = channel
-    for document in ("passeport", "eidas", "appli-carte-vitale"):
-        parts = reliability(parsed(identity, authority, evidence=Evidence(document, None, identity.created_at)))
-        assert set(parts) <= FR_CORE_2_2_0["sub-extensions"]
-        for part in (part for values in parts.values() for part in values if part.valueCoding is not None):
-            assert part.valueCoding.code in FR_CORE_2_2_0[part.valueCoding.system], (part.url, part.valueCoding.code)
-        # fr-core-comment-requires-prov (2.2.0): DOUT/FICT only with PROV.
-        comments = {part.valueCoding.code for part in parts.get("comment", [])}
-        assert not (comments & {"DOUT", "FICT"}) or parts["identityStatus"][0].valueCoding.code == "PROV"
+    for document in DOCUMENTS:
+        patient = parsed(identity, authority, evidence=Evidence(document, None, identity.created_at))
+        for extension in (ext for ext in patient.extension if ext.url == fhir.EXT_RELIABILITY):
+            assert {part.url for part in extension.extension} <= FR_CORE_2_2_0["sub-extensions"]
+            assert [part.url for part in extension.extension].count("identityStatus") == 1  # 0..1, and the status is what it says
+            for part in (part for part in extension.extension if part.valueCoding is not None):
+                assert part.valueCoding.code in FR_CORE_2_2_0[part.valueCoding.system], (part.url, part.valueCoding.code)
+        modes = [part.valueCoding.code for part in reliability(patient).get("validationMode", [])]
+        if patient.meta.profile == [fhir.PROFILE_PATIENT_INS]:  # fr-core-vs-mode-validation-identity-ins
+            assert set(modes) <= {"PA", "CN", "AN", "LE"}
 
 
-@pytest.mark.parametrize(("document", "code"), [("eidas", "IE"), ("appli-carte-vitale", "AV"), ("passeport", "PA")])
-def test_validation_mode_uses_the_zfd_7_codes(document, code, make_identity, authority):
-    identity = make_identity("VALI")
+@pytest.mark.parametrize(("document", "with_ins", "code"), [
+    ("eidas", False, "IE"), ("passeport", False, "PA"), ("cni", True, "CN"), ("eidas", True, None), ("appli-carte-vitale", False, None),
+])
+def test_validation_mode_is_coded_only_where_fr_core_2_2_0_has_the_code(document, with_ins, code, make_identity, authority):
+    identity = make_identity("QUAL" if with_ins else "VALI")
     parts = reliability(parsed(identity, authority, evidence=Evidence(document, None, identity.created_at)))
-    assert parts["validationMode"][0].valueCoding.code == code
+    assert [part.valueCoding.code for part in parts.get("validationMode", [])] == ([code] if code else [])
+
+
+def test_the_appli_carte_vitale_channel_has_no_method_collection_code(make_identity, authority):
+    identity = make_identity("VALI")
+    identity.channel = "AV"
+    assert "methodCollection" not in reliability(parsed(identity, authority))
 
 
 def test_the_capability_statement_names_the_pinned_fr_core_release():
-    statement = fhir.capability_statement(base_url="https://portail/fhir", published="2026-12-01", search_parameters={})
+    statement = fhir.capability_statement(base_url="https://portail/fhir", published="2026-12-01", search_parameters={},
+                                          max_count=100, max_offset=1000)
     assert statement["implementationGuide"] == ["https://hl7.fr/ig/fhir/core/ImplementationGuide/hl7.fhir.fr.core|2.2.0"]
     assert "FR Core 2.2.0" in statement["rest"][0]["resource"][0]["documentation"]
+
+
+@pytest.mark.parametrize(("case", "announced"), [("QUAL", "VALI"), ("QUAL+HOMA", "VALI"), ("RECUP", "PROV"), ("VALI", "VALI")])
+def test_a_corrected_birth_date_is_served_without_the_ins_and_neither_recup_nor_qual(case, announced, make_identity, authority, front_desk):
+    """PAM France §6.6.4 (INS guide rules 9 and 10), carried into FR Core: fr-core-patient, no INS slice."""
+    identity = make_identity(case)
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=identity.version, birth_date_corrected=True)
+    identity.refresh_from_db()
+    patient = parsed(identity, authority)
+    assert patient.meta.profile == [fhir.PROFILE_PATIENT]
+    assert ins_identifiers(patient) == []
+    if identity.ins_matricule:
+        assert identity.ins_matricule not in json.dumps(resource(identity, authority))
+    assert [part.valueCoding.code for part in reliability(patient)["identityStatus"]] == [announced]
+    (indicator,) = [ext for ext in patient.extension if ext.url == fhir.EXT_BIRTHDATE_UPDATE]
+    assert indicator.valueBoolean is True

@@ -113,7 +113,8 @@ def test_family_matches_birth_and_used_names_without_accents_and_given_and_birth
     make_identity("PROV", birth_name="LEFEVRE", birth_given_names="ANNE MARIE", birth_date="1980-05-17")
     make_identity("PROV", birth_name="DURAND", used_name="LEFEVRE", birth_given_names="PAUL", birth_date="1975-01-02")
     make_identity("PROV", birth_name="MARTIN", birth_given_names="MARIE", birth_date="1950-00-00")
-    assert names_in(bundle_of(api("Patient?family=Lefèvre"))) == ["DURAND", "LEFEVRE"]
+    # Ordered by the name that matched (LEFEVRE twice: birth name, used name), then given names.
+    assert names_in(bundle_of(api("Patient?family=Lefèvre"))) == ["LEFEVRE", "DURAND"]
     assert names_in(bundle_of(api("Patient?family=lefevre&given=marie"))) == ["LEFEVRE"]
     assert names_in(bundle_of(api("Patient?given=MARIE"))) == ["LEFEVRE", "MARTIN"]
     assert names_in(bundle_of(api("Patient?birthdate=1950"))) == ["MARTIN"]
@@ -130,6 +131,40 @@ def test_results_come_in_pages_linked_one_to_the_next(api, make_identity):
     second = bundle_of(api(following.split("/fhir/", 1)[1]))
     assert names_in(second) == ["DUVAL"]
     assert [link.relation for link in second.link] == ["self"]
+
+
+def pages(api, query: str) -> list[Bundle]:
+    """Every page of a search, following the next links."""
+    found = [bundle_of(api(query))]
+    while nexts := [link.url for link in found[-1].link if link.relation == "next"]:
+        found.append(bundle_of(api(nexts[0].split("/fhir/", 1)[1])))
+    return found
+
+
+def test_pages_of_birth_and_used_names_interleave_by_the_name_that_matched_each_listed_once(api, make_identity):
+    make_identity("PROV", birth_name="DUVAL", birth_given_names="ANNE")
+    make_identity("PROV", birth_name="MARTIN", used_name="DUBOIS", birth_given_names="BERTHE")
+    make_identity("PROV", birth_name="DUPONT", used_name="DURAND", birth_given_names="CLAIRE")  # both names match: once
+    make_identity("PROV", birth_name="LEROY", used_name="DUVAL", birth_given_names="AGATHE")
+    make_identity("PROV", birth_name="DUMAS", birth_given_names="DENISE")
+    found = [name for page in pages(api, "Patient?family=DU&_count=2") for name in names_in(page)]
+    # DUBOIS (used), DUMAS, DUPONT, DUVAL AGATHE (used), DUVAL ANNE.
+    assert found == ["MARTIN", "DUMAS", "DUPONT", "LEROY", "DUVAL"]
+
+
+def test_a_search_is_paged_up_to_the_maximum_offset_and_its_last_page_says_to_narrow_it(api, make_identity, settings):
+    settings.FHIR_MAX_OFFSET = 2
+    for given in ("ANNE", "BEA", "CLARA", "DIANE", "EVA"):
+        make_identity("PROV", birth_name="DUPONT", birth_given_names=given)
+    found = pages(api, "Patient?family=DUPONT&_count=1")
+    assert [len(page.entry) for page in found] == [1, 1, 2]  # offsets 0, 1, 2: the last with its OperationOutcome
+    last = found[-1].entry
+    assert [entry.search.mode for entry in last] == ["match", "outcome"]
+    assert last[1].resource.issue[0].code == "too-costly" and "précisez" in last[1].resource.issue[0].diagnostics
+    refused = outcome_of(api("Patient?family=DUPONT&_offset=3"), 400)
+    assert "_offset" in refused.issue[0].diagnostics and "2" in refused.issue[0].diagnostics
+    statement = json.loads(api("metadata").content)
+    assert "_offset (0 à 2" in statement["rest"][0]["resource"][0]["documentation"]
 
 
 @pytest.mark.parametrize(

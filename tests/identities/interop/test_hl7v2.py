@@ -8,7 +8,7 @@ import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
-from identities.core import matricule
+from identities.core import matricule, services
 from identities.core.diffusion import WithdrawnIns, shareable_ins
 from identities.interop import hl7v2
 from identities.interop.common import IDENTITY_DOCUMENTS, Evidence, MessageError, Trigger
@@ -367,3 +367,38 @@ def test_a_pid_32_code_outside_table_0445_is_refused_naming_pid_32(code):
     with pytest.raises(MessageError) as refused:
         hl7v2.read_patient_message(RECEIVED.format(names="DUBOIS^ANNE^^^^^L").replace("|VALI\r", f"|{code}\r"))
     assert (refused.value.location, refused.value.code) == ("PID-32", "table")
+
+
+# --- PAM France §6.6.4: a corrected birth date keeps the INS home ---
+
+def corrected(identity, actor):
+    """The user ticks "date corrigée ou complétée" (INS guide rules 9 and 10) on the identity."""
+    services.identity_update_traits(actor=actor, identity_id=identity.pk, expected_version=identity.version, birth_date_corrected=True)
+    identity.refresh_from_db()
+    return identity
+
+
+@pytest.mark.parametrize(("case", "announced"), [
+    ("QUAL", ["VALI"]), ("QUAL+HOMA", ["VALI", "HOMA"]), ("RECUP", ["PROV"]), ("VALI", ["VALI"]), ("PROV", ["PROV"]),
+])
+@pytest.mark.parametrize("oid", [NIR, NIA], ids=["NIR", "NIA"])
+def test_a_corrected_birth_date_sends_no_matricule_and_neither_recup_nor_qual_in_any_message(
+    case, announced, oid, make_identity, authority, front_desk,
+):
+    identity = corrected(make_identity(case), front_desk)
+    if identity.ins_oid:
+        identity.ins_oid = oid
+    assert shareable_ins(identity) is None
+    kinds = []
+    for kind, text in emitted(identity, authority):
+        strict(text)
+        message = hl7.parse(text)
+        # No matricule in PID-3; an A47 withdraws the INS a receiver held (MRG-1) with "" in PID-3.
+        assert [rep.split("^")[0] for rep in ins_repetitions(message)] == (['""'] if kind.startswith("A47") else []), kind
+        if identity.ins_matricule and not kind.startswith("A47"):
+            assert identity.ins_matricule not in text, kind
+        assert repetitions(message, "PID", 32) == announced, kind
+        if kind[:3] in ("A28", "A31"):
+            assert zfd(text)[4] == "Y", kind
+        kinds.append(kind)
+    assert len(kinds) == len(USED_NAMES) * 4

@@ -320,6 +320,24 @@ def test_the_withdrawal_is_sent_once_later_messages_carry_no_matricule(make_rece
     assert [number in text for text in loopback.received] == [True, True, False]
 
 
+def test_a_birth_date_corrected_after_the_ins_left_withdraws_it_with_an_a47(make_receiver, loopback, make_identity, front_desk):
+    """PAM France §6.6.4: with a corrected birth date the INS may not be conveyed; a receiver that had it is told to delete it."""
+    receiver = make_receiver(loopback.port)
+    identity = make_identity("QUAL")
+    number = identity.ins_matricule
+    committed()
+    outbox.deliver(receiver.pk)
+    services.identity_update_traits(actor=front_desk, identity_id=identity.pk, expected_version=Identity.objects.get(pk=identity.pk).version,
+                                    birth_date_corrected=True)
+    committed()
+    outbox.deliver(receiver.pk)
+    first, withdrawal = loopback.parsed()
+    assert str(withdrawal.segment("MSH")[9]) == "ADT^A47^ADT_A30"
+    assert str(withdrawal.segment("MRG")[1]).startswith(f"{number}^^^ASIP-SANTE-INS-NIR&")
+    assert str(withdrawal.segment("PID")[32]) == "VALI"
+    assert number not in str(withdrawal.segment("PID"))
+
+
 @pytest.mark.parametrize(("held", "now", "expected"), [
     ("old NIR", "QUAL", "A47"), ("same", "QUAL", "A31"), ("NIA", "QUAL", "A31"), ("nothing", "QUAL", "A31"),
     ("same", "withdrawn", "A47"), ("nothing", "withdrawn", "A31"),

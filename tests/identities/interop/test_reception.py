@@ -179,7 +179,7 @@ def patient(**changes) -> bytes:
         "resourceType": "Patient",
         "identifier": [{"system": f"urn:oid:{TEST_OID}", "value": INS, "use": "official"}],
         "extension": [{"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability",
-                       "extension": [{"url": "identityStatus", "valueCoding": {"code": "QUAL"}}]}],
+                       "extension": [{"url": "identityStatus", "valueCoding": {"code": "VALI"}}]}],
         "name": [{"use": "official", "family": "DUBOIS", "given": ["ANNE"]}],
         "gender": "female",
         "birthDate": "1979-03-15",
@@ -198,10 +198,21 @@ def test_a_fhir_patient_qualified_by_its_sender_is_verified_then_integrated(setu
 
 def test_a_fhir_patient_not_qualified_by_its_sender_loses_its_ins(setup):
     reliability = [{"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability",
-                    "extension": [{"url": "identityStatus", "valueCoding": {"code": "VALI"}}]}]
+                    "extension": [{"url": "identityStatus", "valueCoding": {"code": "PROV"}}]}]
     reception.receive_fhir_patient(patient(extension=reliability), client_name="DPI", verify=confirmed)
     assert Identity.objects.get().ins_matricule is None
     assert InboundMessage.objects.get().ins_outcome == "DROPPED"
+
+
+@pytest.mark.parametrize("code", ["QUAL", "RECUP"])
+def test_a_status_outside_fr_core_2_2_0_table_0445_is_refused_naming_identity_status(code, setup):
+    """FR Core 2.2.0 codes identityStatus from fr-core-cs-v2-0445 (PROV, VALI…): QUAL and RECUP are later sources' codes."""
+    reliability = [{"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability",
+                    "extension": [{"url": "identityStatus", "valueCoding": {"code": code}}]}]
+    answer = reception.receive_fhir_patient(patient(extension=reliability), client_name="DPI", verify=confirmed)
+    assert answer.status == 400
+    assert answer.body["issue"][0]["expression"] == ["Patient.extension:identityReliability.identityStatus"]
+    assert Identity.objects.count() == 0
 
 
 def test_a_malformed_fhir_patient_gets_an_operation_outcome_naming_the_element(setup):
