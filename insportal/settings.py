@@ -206,6 +206,13 @@ INS_RECEPTION_VERIFIER = env_str("INS_RECEPTION_VERIFIER", "identities.workflows
 FHIR_PAGE_SIZE = env_int("FHIR_PAGE_SIZE", 20)
 FHIR_MAX_PAGE_SIZE = env_int("FHIR_MAX_PAGE_SIZE", 100)
 
+# --- Labels (identities/documents) ---
+# A label print of more labels than this is a background job (Celery): progress page, PDF kept for download.
+# 48 = two A4 sheets of 24, about a second of rendering; smaller prints stay in the request.
+LABEL_JOB_ABOVE = env_int("LABEL_JOB_ABOVE", 48)
+LABEL_JOB_CHUNK_PAGES = env_int("LABEL_JOB_CHUNK_PAGES", 4)  # sheets laid out between two progress updates
+LABEL_JOB_RETENTION_HOURS = env_int("LABEL_JOB_RETENTION_HOURS", 24)  # then the beat purge drops the job's PDF
+
 # --- Duplicate matching (identities/matching) ---
 # Parts of the nightly sweep (hash ranges of blocking keys), queued for the workers to take in parallel.
 MATCHING_SWEEP_PARTS = env_int("MATCHING_SWEEP_PARTS", 4)
