@@ -212,6 +212,8 @@ FHIR_MAX_PAGE_SIZE = env_int("FHIR_MAX_PAGE_SIZE", 100)
 LABEL_JOB_ABOVE = env_int("LABEL_JOB_ABOVE", 48)
 LABEL_JOB_CHUNK_PAGES = env_int("LABEL_JOB_CHUNK_PAGES", 4)  # sheets laid out between two progress updates
 LABEL_JOB_RETENTION_HOURS = env_int("LABEL_JOB_RETENTION_HOURS", 24)  # then the beat purge drops the job's PDF
+# A running job with no sheet laid out for this long lost its worker: its page offers to retry it.
+LABEL_JOB_STALLED_MINUTES = env_int("LABEL_JOB_STALLED_MINUTES", 10)
 
 # --- Duplicate matching (identities/matching) ---
 # Parts of the nightly sweep (hash ranges of blocking keys), queued for the workers to take in parallel.

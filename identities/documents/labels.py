@@ -232,13 +232,12 @@ def label_job_pdf(*, actor, job_id: int) -> bytes:
 
 
 def label_job_retry(*, actor, job_id: int) -> LabelJob:
-    """A failed job queued again as it was asked; only its requester (or a holder of ``view_every_label_job``) may."""
+    """A failed or stalled job (``LabelJob.retryable``) queued again as it was asked, by whoever may follow it."""
     with transaction.atomic():
         job = label_job_for(actor=actor, job_id=job_id)
-        if not LabelJob.objects.filter(pk=job.pk, state=LabelJob.State.FAILED).update(
-            state=LabelJob.State.QUEUED, error="", pages_done=0, started_at=None, finished_at=None,
-        ):
-            raise RuleViolation("seule une impression échouée peut être relancée")
+        retried = LabelJob.objects.filter(LabelJob.retryable(), pk=job.pk).update(state=LabelJob.State.QUEUED, error="", pages_done=0, started_at=None, finished_at=None, progress_at=None)
+        if not retried:
+            raise RuleViolation("seule une impression échouée ou interrompue peut être relancée")
         transaction.on_commit(partial(enqueue, JOB_TASK, job.pk))
     job.refresh_from_db()
     return job
@@ -257,7 +256,7 @@ def label_job_work(job_id: int) -> str:
     """
     now = timezone.now()
     if not LabelJob.objects.filter(pk=job_id, state=LabelJob.State.QUEUED).update(
-        state=LabelJob.State.RUNNING, started_at=now, attempts=F("attempts") + 1, pages_done=0,
+        state=LabelJob.State.RUNNING, started_at=now, progress_at=now, attempts=F("attempts") + 1, pages_done=0,
     ):
         return "nothing to do"
     job = LabelJob.objects.select_related("profile", "label_format").defer("pdf").get(pk=job_id)
@@ -278,7 +277,7 @@ def label_job_work(job_id: int) -> str:
     try:
         pdf = documents.render_labels(
             identities, label_format=label_format, profile=profile, copies=job.copies, chunk_pages=settings.LABEL_JOB_CHUNK_PAGES,
-            on_progress=lambda done: LabelJob.objects.filter(pk=job.pk).update(pages_done=done),
+            on_progress=lambda done: LabelJob.objects.filter(pk=job.pk).update(pages_done=done, progress_at=timezone.now()),
         )
     except Exception as error:  # noqa: BLE001 — whatever WeasyPrint raises, the user reads why on the page and may retry
         logger.error("label job %s failed while rendering: %s", job.pk, type(error).__name__)

@@ -1,9 +1,12 @@
 """Label formats and label profiles (domain.md §5): how each site or user prints identities; label jobs rendered in the background."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -126,6 +129,7 @@ class LabelJob(models.Model):
     labels = models.PositiveIntegerField(_("étiquettes"))
     pages_total = models.PositiveIntegerField(_("pages"))
     pages_done = models.PositiveIntegerField(_("pages rendues"), default=0)
+    progress_at = models.DateTimeField(_("dernier progrès le"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
     error = models.TextField(_("motif de l'échec"), blank=True)
     # Identities whose matricule the diffusion gate let onto this PDF, asked when it was rendered.
@@ -147,6 +151,16 @@ class LabelJob(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    @classmethod
+    def retryable(cls) -> Q:
+        """Failed, or stalled: running with no sheet laid out for LABEL_JOB_STALLED_MINUTES (its worker was stopped)."""
+        stalled_since = timezone.now() - timedelta(minutes=settings.LABEL_JOB_STALLED_MINUTES)
+        return Q(state=cls.State.FAILED) | Q(state=cls.State.RUNNING, progress_at__lt=stalled_since)
+
+    @property
+    def stalled(self) -> bool:
+        return self.state == self.State.RUNNING and LabelJob.objects.filter(self.retryable(), pk=self.pk).exists()
 
     @property
     def percent(self) -> int:

@@ -147,6 +147,7 @@ def label_job(request, job_id: int):
         return redirect("documents:label_job", job_id=job.pk)
     return _page(request, "documents/label_job.html", {
         "title": _t("Impression d'étiquettes"), "job": job, "retention_hours": settings.LABEL_JOB_RETENTION_HOURS,
+        "stalled_minutes": settings.LABEL_JOB_STALLED_MINUTES,
     })
 
 

@@ -116,7 +116,26 @@ def test_a_failed_job_says_why_in_french_and_is_retried(client, front_desk, civ_
     job.refresh_from_db()
     assert job.attempts == 2 and page_count(download(client, job).content) == 2
     again = client.post(reverse("documents:label_job", args=[job.pk]), secure=True, follow=True)
-    assert "Seule une impression échouée peut être relancée" in again.content.decode()
+    assert "Seule une impression échouée ou interrompue peut être relancée" in again.content.decode()
+
+
+def test_a_job_whose_worker_stopped_mid_way_is_shown_interrupted_and_retried(client, front_desk, birthplaces, settings):
+    settings.LABEL_JOB_ABOVE = 10
+    settings.LABEL_JOB_STALLED_MINUTES = 10
+    job = ask(front_desk, [factories.identity(front_desk)], copies=30).job
+    # What a worker killed while it rendered leaves: the job claimed, some sheets done, then nothing.
+    LabelJob.objects.filter(pk=job.pk).update(state=LabelJob.State.RUNNING, pages_done=1, progress_at=timezone.now() - timedelta(minutes=9))
+    client.force_login(front_desk)
+    assert "semble interrompue" not in job_page(client, job).content.decode()
+    assert "Seule une impression échouée ou interrompue" in client.post(
+        reverse("documents:label_job", args=[job.pk]), secure=True, follow=True).content.decode()
+
+    LabelJob.objects.filter(pk=job.pk).update(progress_at=timezone.now() - timedelta(minutes=11))
+    assert "aucune page rendue depuis plus de 10 min" in job_page(client, job).content.decode()
+    client.post(reverse("documents:label_job", args=[job.pk]), secure=True)
+    assert label_services.label_job_work(job.pk) == "done"
+    job.refresh_from_db()
+    assert (job.state, job.pages_done) == (LabelJob.State.DONE, 2)
 
 
 def test_the_gate_is_asked_when_the_worker_draws_the_labels(front_desk, civ_referent, birthplaces, settings):
