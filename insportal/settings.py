@@ -57,7 +57,7 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         # The site-wide frame (templates/), then each capability's own templates.
-        "DIRS": [BASE_DIR / "templates", *(BASE_DIR / "identities" / name / "templates" for name in ("portal", "workflows", "documents", "merge"))],
+        "DIRS": [BASE_DIR / "templates", *(BASE_DIR / "identities" / name / "templates" for name in ("portal", "workflows", "documents", "merge", "matching"))],
         "APP_DIRS": True,
         "OPTIONS": {
             "libraries": {"insi_workflows": "identities.workflows.templatetags"},
