@@ -235,7 +235,9 @@ def label_job_retry(*, actor, job_id: int) -> LabelJob:
     """A failed or stalled job (``LabelJob.retryable``) queued again as it was asked, by whoever may follow it."""
     with transaction.atomic():
         job = label_job_for(actor=actor, job_id=job_id)
-        retried = LabelJob.objects.filter(LabelJob.retryable(), pk=job.pk).update(state=LabelJob.State.QUEUED, error="", pages_done=0, started_at=None, finished_at=None, progress_at=None)
+        retried = LabelJob.objects.filter(LabelJob.retryable(), pk=job.pk).update(
+            state=LabelJob.State.QUEUED, error="", pages_done=0, started_at=None, finished_at=None, progress_at=None,
+        )
         if not retried:
             raise RuleViolation("seule une impression échouée ou interrompue peut être relancée")
         transaction.on_commit(partial(enqueue, JOB_TASK, job.pk))
