@@ -57,7 +57,7 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         # The site-wide frame (templates/), then each capability's own templates.
-        "DIRS": [BASE_DIR / "templates", *(BASE_DIR / "identities" / name / "templates" for name in ("portal", "workflows", "documents", "merge"))],
+        "DIRS": [BASE_DIR / "templates", *(BASE_DIR / "identities" / name / "templates" for name in ("portal", "workflows", "documents", "merge", "matching"))],
         "APP_DIRS": True,
         "OPTIONS": {
             "libraries": {"insi_workflows": "identities.workflows.templatetags"},
@@ -208,6 +208,15 @@ FHIR_MAX_PAGE_SIZE = env_int("FHIR_MAX_PAGE_SIZE", 100)
 # The deepest _offset a search is paged to (FHIR lets a server limit paging): a search reads at
 # most _offset + _count rows of an index, so every page answers in the same time (docs/interop.md).
 FHIR_MAX_OFFSET = env_int("FHIR_MAX_OFFSET", 1000)
+
+# --- Labels (identities/documents) ---
+# A label print of more labels than this is a background job (Celery): progress page, PDF kept for download.
+# 48 = two A4 sheets of 24, about a second of rendering; smaller prints stay in the request.
+LABEL_JOB_ABOVE = env_int("LABEL_JOB_ABOVE", 48)
+LABEL_JOB_CHUNK_PAGES = env_int("LABEL_JOB_CHUNK_PAGES", 4)  # sheets laid out between two progress updates
+LABEL_JOB_RETENTION_HOURS = env_int("LABEL_JOB_RETENTION_HOURS", 24)  # then the beat purge drops the job's PDF
+# A running job with no sheet laid out for this long lost its worker: its page offers to retry it.
+LABEL_JOB_STALLED_MINUTES = env_int("LABEL_JOB_STALLED_MINUTES", 10)
 
 # --- Duplicate matching (identities/matching) ---
 # Parts of the nightly sweep (hash ranges of blocking keys), queued for the workers to take in parallel.

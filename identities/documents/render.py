@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from itertools import islice
+from typing import Callable
 
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -98,17 +99,34 @@ def _pages(labels: list[PrintedIdentity], fmt: LabelFormat) -> list[list[PlacedL
     return pages
 
 
-def render_labels(identities: list[Identity], *, label_format: LabelFormat, profile: LabelProfile, copies: int = 1) -> bytes:
+def render_labels(
+    identities: list[Identity], *, label_format: LabelFormat, profile: LabelProfile, copies: int = 1,
+    chunk_pages: int | None = None, on_progress: Callable[[int], None] | None = None,
+) -> bytes:
     """A label job: ``copies`` labels of each identity in turn, on as many sheets as needed.
 
     The minimum (birth name, first birth given name, birth date, sex, status) and the
     homonym warning are printed on every label whatever the profile; the profile adds traits.
+    The sheets are laid out ``chunk_pages`` at a time (all at once by default) and
+    ``on_progress`` is told how many are done after each chunk: a worker shows it on the
+    job's progress page. The pages are then written as one PDF.
     """
     names = selectors.birthplace_names(ident.birthplace_code for ident in identities)
     module_mm = float(label_format.datamatrix_module_mm) if profile.show_datamatrix else None
     printed = [_printed(ident, names, module_mm=module_mm) for ident in identities]
-    labels = [label for label in printed for _ in range(copies)]
-    return _pdf(
-        "documents/labels.html",
-        {"pages": _pages(labels, label_format), "format": label_format, "profile": profile, "mention": datamatrix.MENTION},
-    )
+    pages = _pages([label for label in printed for _ in range(copies)], label_format)
+    size = chunk_pages or len(pages) or 1
+    laid_out = []
+    for start in range(0, max(len(pages), 1), size):
+        html = render_to_string("documents/labels.html", {
+            "pages": pages[start:start + size], "format": label_format, "profile": profile, "mention": datamatrix.MENTION,
+        })
+        laid_out.append(HTML(string=html, url_fetcher=_NO_FETCH).render())
+        if on_progress is not None:
+            on_progress(min(start + size, len(pages)))
+    return laid_out[0].copy([page for document in laid_out for page in document.pages]).write_pdf()
+
+
+def sheets_for(labels: int, label_format: LabelFormat) -> int:
+    """How many sheets (or roll labels) a job of ``labels`` labels fills."""
+    return -(-labels // label_format.per_page)

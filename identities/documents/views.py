@@ -1,4 +1,4 @@
-"""Pages for paper and scanners: print a document or labels, and read an INS datamatrix at the desk (channel CB)."""
+"""Pages for paper and scanners: print a document or labels (large label prints as followed jobs), and read an INS datamatrix at the desk (channel CB)."""
 from __future__ import annotations
 
 import warnings
@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import transaction
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from PIL import Image, UnidentifiedImageError
 
 from identities.core import matricule, selectors, services, traits
-from identities.core.errors import ServiceError
+from identities.core.errors import NotAllowed, ServiceError
 from identities.core.models import Channel
 from identities.documents import selectors as printing
 from identities.documents import datamatrix
@@ -79,7 +80,8 @@ def labels_form_page(request, identity_ids: list[int], form: LabelForm | None = 
     """The label options page, for one identity or an admin selection (also used by the admin action)."""
     form = form or LabelForm(user=request.user, initial={"identities": ",".join(map(str, identity_ids))})
     return _page(request, "documents/labels_form.html",
-                 {"form": form, "count": len(identity_ids), "title": _t("Imprimer des étiquettes")}, status=status)
+                 {"form": form, "count": len(identity_ids), "title": _t("Imprimer des étiquettes"),
+                  "job_above": settings.LABEL_JOB_ABOVE}, status=status)
 
 
 @login_required
@@ -94,14 +96,71 @@ def identity_labels(request):
         return labels_form_page(request, [], form, status=400)
     data = form.cleaned_data
     try:
-        job = label_services.identities_print_labels(
+        printed = label_services.identities_print_labels(
             actor=request.user, identity_ids=data["identities"], profile_id=data["profile"].pk,
             label_format_id=data["label_format"].pk if data["label_format"] else None, copies=data["copies"],
         )
     except ServiceError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
         return labels_form_page(request, data["identities"], form, status=400)
-    return _pdf_response(job.pdf, "etiquettes.pdf", attachment=True)
+    if printed.job is not None:
+        messages.info(request, _t("%(count)d étiquettes : l'impression est préparée en tâche de fond. Vous pouvez quitter cette "
+                                  "page et revenir la chercher dans « Mes impressions d'étiquettes ».") % {"count": printed.labels})
+        return redirect("documents:label_job", job_id=printed.job.pk)
+    return _pdf_response(printed.pdf, "etiquettes.pdf", attachment=True)
+
+
+def _followed_job(request, job_id: int):
+    try:
+        return label_services.label_job_for(actor=request.user, job_id=job_id)
+    except NotAllowed as error:
+        raise PermissionDenied(error.message) from error
+    except ServiceError as error:
+        raise Http404(error.message) from error
+
+
+@login_required
+@permission_required("identities.print_identity", raise_exception=True)
+def label_jobs(request):
+    """The label jobs the user may follow (their own; every one for the CIV referent), newest first."""
+    jobs = list(printing.label_jobs_for(request.user)[:50])
+    return _page(request, "documents/label_jobs.html", {
+        "title": _t("Mes impressions d'étiquettes"), "jobs": jobs, "any_live": any(job.is_live for job in jobs),
+        "every": request.user.has_perm("identities.view_every_label_job"),
+        "retention_hours": settings.LABEL_JOB_RETENTION_HOURS,
+    })
+
+
+@login_required
+@permission_required("identities.print_identity", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def label_job(request, job_id: int):
+    """Progress of a label job (the page refreshes itself while it runs), then its result: the download, or why it failed."""
+    job = _followed_job(request, job_id)
+    if request.method == "POST":
+        try:
+            label_services.label_job_retry(actor=request.user, job_id=job.pk)
+        except ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.info(request, _t("Impression relancée."))
+        return redirect("documents:label_job", job_id=job.pk)
+    return _page(request, "documents/label_job.html", {
+        "title": _t("Impression d'étiquettes"), "job": job, "retention_hours": settings.LABEL_JOB_RETENTION_HOURS,
+        "stalled_minutes": settings.LABEL_JOB_STALLED_MINUTES,
+    })
+
+
+@login_required
+@permission_required("identities.print_identity", raise_exception=True)
+def label_job_download(request, job_id: int):
+    _followed_job(request, job_id)
+    try:
+        pdf = label_services.label_job_pdf(actor=request.user, job_id=job_id)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("documents:label_job", job_id=job_id)
+    return _pdf_response(pdf, f"etiquettes-{job_id}.pdf", attachment=True)
 
 
 # --- Reading an INS datamatrix at the desk (channel CB) ---
@@ -276,5 +335,8 @@ def _integrate(request):
 urlpatterns = [
     path("identites/<int:identity_id>/fiche.pdf", identity_document, name="identity_document"),
     path("etiquettes/", identity_labels, name="identity_labels"),
+    path("etiquettes/impressions/", label_jobs, name="label_jobs"),
+    path("etiquettes/impressions/<int:job_id>/", label_job, name="label_job"),
+    path("etiquettes/impressions/<int:job_id>/etiquettes.pdf", label_job_download, name="label_job_download"),
     path("datamatrix/", datamatrix_read, name="datamatrix_read"),
 ]

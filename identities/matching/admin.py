@@ -1,8 +1,9 @@
-"""Matching's screens: the band thresholds (the CIV referent alone changes them) and the sweeps with their progress."""
+"""Matching's screens: the band thresholds (the CIV referent alone changes them) and the sweeps with their progress (the page refreshes itself while one runs)."""
 from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from identities.core.screens import ReadOnlyAdmin
@@ -59,6 +60,7 @@ class SweepRunAdmin(ReadOnlyAdmin):
     def progress(self, run):
         state = pairs.sweep_progress(run)
         return format_html(
-            '<progress max="{}" value="{}"></progress> {} / {} parties ({} en cours) — {} paires proposées, {} nouvelles',
-            state.parts, state.done, state.done, state.parts, state.running, state.proposed, state.new,
+            '<progress max="{}" value="{}"></progress> {}', state.parts, state.done,
+            gettext("%(done)s / %(parts)s parties (%(running)s en cours) — %(proposed)s paires proposées, %(new)s nouvelles") % {
+                "done": state.done, "parts": state.parts, "running": state.running, "proposed": state.proposed, "new": state.new},
         )

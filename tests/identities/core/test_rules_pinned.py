@@ -120,6 +120,8 @@ _REFERENT = _CIV | {
     "identities.change_matching_thresholds", "identities.change_matchingsettings", "identities.change_mergepolicy",
     "identities.configure_merge", "identities.merge_any_pair", "identities.split_collision", "identities.unmerge_identities",
     "identities.view_mergepolicy",
+    # label jobs (identities/documents): follow and download everybody's, for support
+    "identities.view_every_label_job",
 }
 _MANAGER = {
     "identities.view_dashboard", "identities.view_identity", "identities.view_insirun", "identities.view_verificationcampaign",

@@ -183,3 +183,11 @@ def test_the_civ_follows_the_sweep_from_its_queues(front_desk, civ_member):
     pairs.sweep_part_work(run.parts.get(number=0).pk, actor=civ_member)
     page = logged_in(civ_member).get(reverse("admin:identities_sweeprun_change", args=[run.pk])).content.decode()
     assert "1 / 3 parties" in page
+    assert '<meta http-equiv="refresh"' in page and 'id="sweep-pairs"' not in page  # follows itself while it runs
+    for number in (1, 2):
+        pairs.sweep_part_work(run.parts.get(number=number).pk, actor=civ_member)
+    done = logged_in(civ_member).get(reverse("admin:identities_sweeprun_change", args=[run.pk])).content.decode()
+    assert "3 / 3 parties" in done and "Terminé" in done
+    assert '<meta http-equiv="refresh"' not in done and "kind__exact=DPOT" in done  # the result: on to the pairs
+    listed = logged_in(civ_member).get(reverse("admin:identities_sweeprun_changelist")).content.decode()
+    assert reverse("admin:identities_sweeprun_change", args=[run.pk]) in listed

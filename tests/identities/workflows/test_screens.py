@@ -209,6 +209,23 @@ def test_recovering_a_selection_starts_a_batch_and_shows_its_progress(insi, fron
     assert "vous pouvez quitter cette page" in page
 
 
+def test_a_finished_batch_page_is_its_result_and_the_runs_are_listed_from_the_home_page(insi, front_desk):
+    from identities.workflows import campaigns
+
+    identity = people.desk(front_desk, people.HOUILLES)
+    run = campaigns.recovery_batch_start(actor=front_desk, identity_ids=[identity.pk])
+    assert campaigns.run_work(run.pk, seconds=30) == "finished"  # what the worker does, here in the test
+    client = logged_in(front_desk)
+
+    page = client.get(reverse("admin:insi_run", args=[run.pk])).content.decode()
+    assert "Terminée" in page and 'http-equiv="refresh"' not in page
+    assert 'id="run-progress" max="1" value="1"' in page and 'id="count-NOT_FOUND"' in page
+    home = client.get(reverse("admin:index")).content.decode()
+    runs = reverse("admin:identities_insirun_changelist")
+    assert runs in home
+    assert reverse("admin:insi_run", args=[run.pk]) in client.get(runs).content.decode()
+
+
 def test_a_batch_can_start_from_a_worklist(insi, front_desk, civ_member):
     identity = people.desk(front_desk, people.ADRUN)
     worklists.worklists_sync(actor=civ_member)
