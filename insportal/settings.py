@@ -126,9 +126,12 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A cold shutdown (SIGQUIT, or SIGTERM with REMAP_SIGTERM=SIGQUIT as the demo starts it) gives
+# running tasks this long, then stops them: their work is transactional and resumed at start.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env_float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", 2.0)
 if CELERY_BROKER_URL == "filesystem://":
-    # Embedded demo broker: messages are files under var/celery, no Redis needed.
-    _CELERY_DIR = BASE_DIR / "var" / "celery"
+    # Embedded demo broker: messages are files under var/celery (or CELERY_FILESYSTEM_DIR), no Redis needed.
+    _CELERY_DIR = Path(env_str("CELERY_FILESYSTEM_DIR", str(BASE_DIR / "var" / "celery")))
     for _folder in ("queue", "processed", "control"):
         (_CELERY_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -137,6 +140,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_CELERY_DIR / "processed"),
         "control_folder": str(_CELERY_DIR / "control"),
         "store_processed": False,
+        # Looked at every 0.2 s rather than every second: a stopping worker notices sooner.
+        "polling_interval": 0.2,
     }
 
 # --- INS environment: test OIDs and production OIDs never mix ---
