@@ -52,9 +52,6 @@ def stop(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM, *, gra
         process.wait(timeout=30)
         raise AssertionError(f"{' '.join(map(str, process.args))} still ran {grace:.0f} s after {how.name}: killed") from None
     _signal_group(process, signal.SIGKILL)  # children that outlived their parent (a worker's pool)
-    for pipe in (process.stdin, process.stdout, process.stderr):
-        if pipe is not None:
-            pipe.close()
     return code
 
 
