@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
@@ -51,6 +53,61 @@ def stop(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM, *, gra
         raise AssertionError(f"{' '.join(map(str, process.args))} still ran {grace:.0f} s after {how.name}: killed") from None
     _signal_group(process, signal.SIGKILL)  # children that outlived their parent (a worker's pool)
     return code
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (children, theirs...), read from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Still running (a zombie waiting for its parent counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def kill_all(pids: set[int]) -> None:
+    """SIGKILL to each process and its group: the cleanup of a test whose processes outlived it."""
+    for pid in pids:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def free_port() -> int:
+    """A port nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on ``port`` any more: it can be bound again."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _signal_group(process: subprocess.Popen, how: signal.Signals) -> None:

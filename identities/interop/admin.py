@@ -47,7 +47,7 @@ def masked(text: str, identity) -> str:
 
 
 def _message_block(text: str):
-    return format_html('<pre style="white-space: pre-wrap">{}</pre>', text.replace("\r", "\n")) if text else "—"
+    return format_html('<pre class="ins-message-text">{}</pre>', text.replace("\r", "\n")) if text else "—"
 
 
 def _run(request, admin_instance, action, success: str) -> None:
@@ -92,7 +92,7 @@ class ReceiverAdmin(SimpleHistoryAdmin):
 
     @admin.display(description=_("en échec définitif"), ordering="dead_count")
     def dead_letters(self, receiver):
-        return format_html('<strong style="color:#ba2121">{}</strong>', receiver.dead_count) if receiver.dead_count else 0
+        return format_html('<strong class="ins-dead-count">{}</strong>', receiver.dead_count) if receiver.dead_count else 0
 
     @admin.action(description=_("Mettre en pause (les messages s'accumulent)"), permissions=["change"])
     def pause(self, request, queryset):

@@ -137,7 +137,9 @@ def _fold(rows: list[OutboxMessage], event: IdentityEvent, trigger: Trigger, era
         last.trigger, last.event, last.used_name_erased, last.used_given_name_erased = Trigger.A47, event, False, False
         last.save(update_fields=["trigger", "event", "used_name_erased", "used_given_name_erased"])
         return [last, new(Trigger.A31, traits_event, names)] if traits_event else [last]
-    target = withdrawal if trigger == Trigger.A47 else last
+    # An A47 folds into the open withdrawal; with none open (an A28 not yet sent), into the last
+    # row: the receiver holds nothing yet, and the row is composed from the identity when sent.
+    target = withdrawal if trigger == Trigger.A47 and withdrawal is not None else last
     target.event = event
     target.used_name_erased |= erased.used_name
     target.used_given_name_erased |= erased.used_given_name

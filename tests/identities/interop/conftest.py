@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 
 import hl7
@@ -15,6 +14,7 @@ from identities.interop.common import LocalAuthority
 from identities.interop.mllp import MllpServer
 from identities.interop.models import ClientApplication, Receiver
 from tests import factories
+from tests.processes import free_port
 
 # Every status, with and without an attribute; DOUT is set on a qualified identity (its INS
 # is then invalidated), FICT on a provisional one.
@@ -88,13 +88,6 @@ def loopback():
     system = LoopbackSystem()
     yield system
     system.stop()
-
-
-def free_port() -> int:
-    """A port nothing listens on (yet)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

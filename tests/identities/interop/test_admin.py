@@ -30,7 +30,7 @@ def test_a_dead_letter_shows_in_the_list_with_its_reason(dead_letter, civ_member
     assert page.status_code == 200
     assert "En échec définitif" in text and "refusé par le destinataire (AE)" in text
     receivers = logged_in(civ_member).get(reverse("admin:identities_receiver_changelist")).content.decode()
-    assert '<strong style="color:#ba2121">1</strong>' in receivers
+    assert '<strong class="ins-dead-count">1</strong>' in receivers
 
 
 def test_the_administrator_replays_a_dead_letter_from_the_list(dead_letter, administrator, django_capture_on_commit_callbacks):

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.processes import free_port
+
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
 LDAPADD = shutil.which("ldapadd") or "/usr/bin/ldapadd"
 SUFFIX = "dc=hopital,dc=test"
@@ -21,12 +23,6 @@ ROOT_DN = f"cn=admin,{SUFFIX}"
 ROOT_PASSWORD = "root-password-for-tests-only"
 READER_DN = f"cn=lecteur,ou=services,{SUFFIX}"
 READER_PASSWORD = "reader-password-for-tests-only"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, *, seconds: float = 20.0) -> None:

@@ -180,3 +180,66 @@ def test_oversized_cells_refuse_their_row_naming_line_and_column_and_the_import_
 def test_a_file_over_the_size_limit_is_refused_whole(civ_member):
     with pytest.raises(RuleViolation, match="Mo au plus"):
         csv_import.identities_import_csv(actor=civ_member, content=HEADER.encode() + b"x" * csv_import.MAX_FILE_BYTES)
+
+
+# --- The identity is not held during the INSi call (call first, then lock, re-check and write) ---
+
+def _while_insi_answers(insi, name, action):
+    """Run ``action`` on the switchboard's thread (its own database connection) while INSi is being asked."""
+    from django.db import connection
+
+    seen = {}
+
+    def meanwhile(body):
+        try:
+            seen["result"] = action()
+        except Exception as error:  # the test reads what happened
+            seen["error"] = error
+        finally:
+            connection.close()
+        return body
+
+    insi.rewrite(name, meanwhile)
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_identity_is_not_locked_while_insi_checks_a_received_ins(insi, front_desk):
+    from django.db import transaction
+
+    identity = people.desk(front_desk, people.ADRUN)
+
+    def lock_without_waiting_and_save():
+        with transaction.atomic():
+            locked = Identity.objects.select_for_update(nowait=True).get(pk=identity.pk)
+            locked.used_name = "DURAND"
+            locked.save(update_fields=["used_name"])  # version unchanged: a write, not a new state of the traits
+        return locked.pk
+
+    seen = _while_insi_answers(insi, "ADRUN", lock_without_waiting_and_save)
+    result = reception_verify_ins(actor=front_desk, identity_id=identity.pk, matricule_value=people.ADRUN_INS, oid=people.NIR_TEST)
+
+    identity.refresh_from_db()
+    assert seen == {"result": identity.pk}
+    assert result.outcome == Reception.INTEGRATED and identity.status == Status.RECUP and identity.used_name == "DURAND"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trait_changed_during_the_call_makes_the_reception_refuse_and_write_nothing(insi, front_desk, civ_referent):
+    from identities.core.errors import ConflictError
+    from identities.core.models import IdentityEvent
+    from identities.core.services import identity_update_traits
+
+    identity = people.desk(front_desk, people.ADRUN)
+    seen = _while_insi_answers(insi, "ADRUN", lambda: identity_update_traits(
+        actor=front_desk, identity_id=identity.pk, expected_version=identity.version, birth_given_names="ZOE MARIE"))
+
+    with pytest.raises(ConflictError, match="modifiée pendant l'appel INSi"):
+        reception_verify_ins(actor=front_desk, identity_id=identity.pk, matricule_value=people.ADRUN_INS, oid=people.NIR_TEST)
+
+    identity.refresh_from_db()
+    assert "error" not in seen and identity.birth_given_names == "ZOE MARIE"
+    assert (identity.status, identity.ins_matricule) == (Status.PROV, None)
+    assert not IdentityEvent.objects.filter(identity=identity, kind=IdentityEvent.Kind.INSI_VERIFICATION).exists()
+    assert not InsMatricule.objects.filter(identity=identity).exists()
+    assert Exchange.objects.filter(identity_id=identity.pk).exists()  # the call itself stays traced
