@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Case, Count, DateField, F, FloatField, Min, Q, Sum, When
-from django.db.models.functions import Coalesce, Trunc
+from django.db.models import Aggregate, Case, Count, DateField, F, IntegerField, Min, Q, Sum, When
+from django.db.models.functions import Cast, Coalesce, Trunc
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -188,7 +188,7 @@ def _series(figures: Figures) -> None:
     """Active and qualified identities at the end of each day (or month) of the period."""
     period = figures.period
     monthly = period.days > DAILY_UP_TO_DAYS
-    bucket = Trunc("day", "month", output_field=DateField()) if monthly else F("day")
+    bucket = Cast(Trunc("day", "month"), DateField()) if monthly else F("day")
     rows = (
         _tally(figures.establishment_id).filter(day__lte=period.end)
         .annotate(bucket=Case(When(day__lt=period.start, then=None), default=bucket, output_field=DateField()))
@@ -277,7 +277,7 @@ def _creations(figures: Figures, within: _Within) -> None:
 class _Percentile(Aggregate):
     function = "percentile_disc"
     template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    output_field = IntegerField()  # a duration that was measured, in ms
 
     def __init__(self, expression, fraction: float, **extra):
         super().__init__(expression, fraction=fraction, **extra)
