@@ -148,7 +148,7 @@ def line_chart(figures: Figures, *, width: int = 720, height: int = 230, pad: in
     return "".join(parts)
 
 
-def bar_chart(rows: list[Row], *, title: str, width: int = 720, bar: int = 9, label_width: int = 300) -> str:
+def bar_chart(rows: list[Row], *, title: str, width: int = 460, bar: int = 10, label_width: int = 230) -> str:
     """Each row's figure over the period and the previous one, as paired horizontal bars (SVG)."""
     values = [(row.label, row.values[0]) for row in rows]
     top = max([value for _label, compared in values for value in (compared.current, compared.previous) if value] or [1])
@@ -159,7 +159,7 @@ def bar_chart(rows: list[Row], *, title: str, width: int = 720, bar: int = 9, la
              f'aria-label="{escape(title)}">']
     for index, (label, compared) in enumerate(values):
         y = index * line + 4
-        parts.append(f'<text x="0" y="{y + bar + 3}" font-size="11" fill="#333">{escape(label)}</text>')
+        parts.append(f'<text x="0" y="{y + bar + 3}" font-size="12" fill="#333">{escape(label)}</text>')
         for offset, key, value in ((0, "current", compared.current), (bar, "previous", compared.previous)):
             length = round((value or 0) * scale, 1)
             parts.append(f'<rect x="{label_width}" y="{y + offset}" width="{length}" height="{bar - 1}" fill="{_COLOURS[key]}"/>'

@@ -65,8 +65,8 @@ class IdentityTally(models.Model):
     these properties changed by ``active``, and ``created`` of them were created. The stock on
     any day is the sum of the rows up to that day. The trigger (migration 0016) sees every
     write — services, bulk loads, COPY, ``QuerySet.update`` — so the counts stay exact; it only
-    inserts (no row is updated by two writers), and ``tally.tally_compact`` folds each past day into
-    one row per group at night. Dating: a creation at its ``created_at``, a change at the ``updated_at``
+    inserts (no row is updated by two writers), and ``tally.tally_compact`` folds the rows into one
+    per day and group every quarter of an hour. Dating: a creation at its ``created_at``, a change at the ``updated_at``
     it writes (else the time of the write).
     """
 

@@ -29,7 +29,7 @@ PERIODIC = (
     Periodic("Reprise des exécutions INSi interrompues", "identities.tasks.resume_runs", every_seconds=300),
     Periodic("Relance des messages HL7 en attente", "identities.tasks.sweep_outbox", every_seconds=60),
     Periodic("Mise à jour nocturne des files de la CIV", "identities.tasks.refresh_worklists", crontab={"minute": "0", "hour": "1"}),
-    Periodic("Regroupement des décomptes du tableau de bord", "identities.tasks.compact_identity_tally", crontab={"minute": "15", "hour": "0"}),
+    Periodic("Regroupement des décomptes du tableau de bord", "identities.tasks.compact_identity_tally", every_seconds=900),
 )
 
 DAILY_AT_2 = {"minute": "0", "hour": "2"}
