@@ -81,11 +81,11 @@ def prepare(exchanges: int) -> None:
                 INSERT INTO insi_exchange (operation, mode, username, task_label, identity_id, message_id, attempt, endpoint,
                                            started_at, duration_ms, http_status, return_code, error)
                 SELECT CASE WHEN r < 0.6 THEN 'rechercherInsAvecTraitsIdentite' ELSE 'verifierInsAvecTraitsIdentite' END,
-                       'MANU', '', '', 1 + (n * 7919) %% (SELECT max(id) FROM identities_identity), 'bench-' || n, 1, 'bench',
+                       'MANU', '', '', 1 + (n::bigint * 7919) %% (SELECT max(id) FROM identities_identity), 'bench-' || n, 1, 'bench',
                        now() - (n * interval '365 days' / %s), 80 + (n * 37) %% 400, 200,
                        CASE WHEN r < 0.42 THEN '00' WHEN r < 0.54 THEN '01' WHEN r < 0.57 THEN '02' WHEN r < 0.6 THEN 'insi_102'
                             WHEN r < 0.988 THEN 'OK' ELSE 'KO' END, ''
-                FROM (SELECT n, ((n * 2654435761) %% 1000) / 1000.0 AS r FROM generate_series(1, %s) n) calls
+                FROM (SELECT n, ((n::bigint * 2654435761) %% 1000) / 1000.0 AS r FROM generate_series(1, %s) n) calls
             """, [exchanges, exchanges])
             # A creation event (with its anteriority hits) for each identity created in the last year.
             cursor.execute("""
@@ -93,7 +93,7 @@ def prepare(exchanges: int) -> None:
                 SELECT id, 'CREATED', created_at, 'bench', channel, '', 'PROV', '',
                        jsonb_build_object('anteriority_hits', CASE WHEN id %% 10 = 0 THEN 1 ELSE 0 END)
                 FROM identities_identity WHERE created_at >= now() - interval '365 days'
-            """)
+            """, [])
             print(f"Activité d'un an écrite : {exchanges} échanges INSi, {cursor.rowcount} créations "
                   f"({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()

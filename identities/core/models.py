@@ -621,6 +621,8 @@ class WorklistItem(models.Model):
             models.Index(fields=["state", "kind", "opened_at"], name="worklistitem_queue"),
             models.Index(fields=["owner", "state"], name="worklistitem_owner"),
             models.Index(fields=["state", "opened_at", "id"], name="worklistitem_oldest_first"),
+            # Dashboard: items decided in a period (and those open at its end, decided since).
+            models.Index(fields=["state", "decided_at"], name="worklistitem_decided"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -242,4 +242,8 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(install_tally, remove_tally),
+        migrations.AddIndex(
+            model_name='worklistitem',
+            index=models.Index(fields=['state', 'decided_at'], name='worklistitem_decided'),
+        ),
     ]

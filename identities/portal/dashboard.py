@@ -138,34 +138,39 @@ def _tally(establishment_id: int | None):
 
 
 def _stocks(figures: Figures) -> None:
-    """Identities by status, attribute and channel at the end of both periods; creations in both."""
+    """One pass over the daily counts: identities by status, attribute and channel at the end of both periods,
+    creations in both, active and qualified identities at each point of the curve."""
     period, previous = figures.period, figures.previous
-    at_end, at_previous_end = Q(day__lte=period.end), Q(day__lte=previous.end)
+    monthly = period.days > DAILY_UP_TO_DAYS
+    bucket = Cast(Trunc("day", "month"), DateField()) if monthly else F("day")
     groups = (
         _tally(figures.establishment_id).filter(day__lte=period.end)
-        .values("status", "channel", "nia", "doubtful", "fictitious", "homonym").order_by()
+        # Everything up to the end of the previous period is one bucket (None): the stock it ends with.
+        .annotate(bucket=Case(When(day__lt=period.start, then=None), default=bucket, output_field=DateField()))
+        .values("bucket", "status", "channel", "nia", "doubtful", "fictitious", "homonym").order_by()
         .annotate(
-            now=Coalesce(Sum("active", filter=at_end), 0), before=Coalesce(Sum("active", filter=at_previous_end), 0),
+            change=Sum("active"),
             created_now=Coalesce(Sum("created", filter=Q(day__gte=period.start)), 0),
             created_before=Coalesce(Sum("created", filter=Q(day__gte=previous.start, day__lte=previous.end)), 0),
         )
     )
     status, status_before, channel, channel_before = Counter(), Counter(), Counter(), Counter()
-    attribute, attribute_before = Counter(), Counter()
-    nia = Counter()
-    created = Counter()
+    attribute, attribute_before, nia, created = Counter(), Counter(), Counter(), Counter()
+    curve = Counter()  # per bucket: (active, qualified) changes
     for group in groups:
-        for counts, when in ((status, "now"), (status_before, "before")):
-            counts[group["status"]] += group[when]
-        for counts, when in ((channel, "now"), (channel_before, "before")):
-            counts[group["channel"]] += group[when]
-        for code, flag in ((Attribute.DOUT, "doubtful"), (Attribute.FICT, "fictitious"), (Attribute.HOMA, "homonym")):
-            if group[flag]:
-                attribute[code] += group["now"]
-                attribute_before[code] += group["before"]
-        if group["nia"]:
-            nia["now"] += group["now"]
-            nia["before"] += group["before"]
+        targets = [(status, channel, attribute, "now")] + ([(status_before, channel_before, attribute_before, "before")]
+                                                           if group["bucket"] is None else [])
+        for by_status, by_channel, by_attribute, when in targets:
+            by_status[group["status"]] += group["change"]
+            by_channel[group["channel"]] += group["change"]
+            for code, flag in ((Attribute.DOUT, "doubtful"), (Attribute.FICT, "fictitious"), (Attribute.HOMA, "homonym")):
+                if group[flag]:
+                    by_attribute[code] += group["change"]
+            if group["nia"]:
+                nia[when] += group["change"]
+        curve[(group["bucket"], "active")] += group["change"]
+        if group["status"] == Status.QUAL:
+            curve[(group["bucket"], "qualified")] += group["change"]
         created["now"] += group["created_now"]
         created["before"] += group["created_before"]
     active, active_before = sum(status.values()), sum(status_before.values())
@@ -182,28 +187,14 @@ def _stocks(figures: Figures) -> None:
         "nia_share": Compared(_percent(nia["now"], with_ins), _percent(nia["before"], with_ins_before)),
         "created": Compared(created["now"], created["before"]),
     }
-
-
-def _series(figures: Figures) -> None:
-    """Active and qualified identities at the end of each day (or month) of the period."""
-    period = figures.period
-    monthly = period.days > DAILY_UP_TO_DAYS
-    bucket = Cast(Trunc("day", "month"), DateField()) if monthly else F("day")
-    rows = (
-        _tally(figures.establishment_id).filter(day__lte=period.end)
-        .annotate(bucket=Case(When(day__lt=period.start, then=None), default=bucket, output_field=DateField()))
-        .values("bucket").order_by()
-        .annotate(active_sum=Sum("active"), qualified_sum=Coalesce(Sum("active", filter=Q(status=Status.QUAL)), 0))
-    )
-    changes = {row["bucket"]: (row["active_sum"], row["qualified_sum"]) for row in rows}
-    active, qualified = changes.pop(None, (0, 0))
-    points = []
+    running_active, running_qualified = curve[(None, "active")], curve[(None, "qualified")]
+    figures.series = []
     for day in _point_days(period, monthly):
         key = day.replace(day=1) if monthly else day
-        delta_active, delta_qualified = changes.get(key, (0, 0))
-        active, qualified = active + delta_active, qualified + delta_qualified
-        points.append(Point(day, active, qualified))
-    figures.series, figures.monthly_series = points, monthly
+        running_active += curve[(key, "active")]
+        running_qualified += curve[(key, "qualified")]
+        figures.series.append(Point(day, running_active, running_qualified))
+    figures.monthly_series = monthly
 
 
 def _point_days(period: Period, monthly: bool) -> list[date]:
@@ -339,7 +330,9 @@ def _insi(figures: Figures, within: _Within) -> None:
 def _duplicates(figures: Figures, within: _Within) -> None:
     """Potential duplicates found, confirmed and dismissed; merges and unmerges done."""
     pairs = WorklistItem.objects.filter(kind=WorklistItem.Kind.DUPLICATE)
-    found = _of_establishment(pairs.filter(within.both("opened_at")), figures, "identity").aggregate(
+    # Both states named: the queue index (state, kind, opened_at) then reads the two ranges alone.
+    found = _of_establishment(pairs.filter(state__in=WorklistItem.State.values).filter(within.both("opened_at")),
+                              figures, "identity").aggregate(
         **_compare(within, "opened_at", {"found": Q()}))
     decided = _of_establishment(pairs.filter(state=WorklistItem.State.DONE).filter(within.both("decided_at")), figures, "identity")
     decisions = decided.aggregate(**_compare(within, "decided_at", {
@@ -372,29 +365,37 @@ def _collisions(figures: Figures, within: _Within) -> None:
 
 
 def _backlog(figures: Figures, now: datetime) -> None:
-    """Open items per worklist at the end of both periods, and the ages of those open now."""
+    """Open items per worklist at the end of both periods, and the ages of those open now.
+
+    Open at an instant = opened before it and still open, or decided since: the open items are
+    counted from the queue index (state, kind, opened_at) alone, the decided ones from the index of
+    decisions (state, decided_at), which holds few rows after a recent instant."""
     end, previous_end = figures.period.bounds()[1], figures.previous.bounds()[1]
-
-    def open_at(instant: datetime) -> Q:
-        return Q(opened_at__lt=instant) & (Q(state=WorklistItem.State.OPEN) | Q(decided_at__gte=instant))
-
-    items = _of_establishment(
-        WorklistItem.objects.filter(Q(state=WorklistItem.State.OPEN) | Q(decided_at__gte=previous_end)), figures, "identity")
-    counts = {
-        row["kind"]: row for row in items.values("kind").order_by().annotate(
-            at_end=Count("pk", filter=open_at(end)), at_previous_end=Count("pk", filter=open_at(previous_end)),
-            open=Count("pk", filter=Q(state=WorklistItem.State.OPEN)),
-            under_a_week=Count("pk", filter=Q(state=WorklistItem.State.OPEN) & age_band_filter("semaine", now=now)),
-            week_to_month=Count("pk", filter=Q(state=WorklistItem.State.OPEN) & age_band_filter("mois", now=now)),
-            over_a_month=Count("pk", filter=Q(state=WorklistItem.State.OPEN) & age_band_filter("ancien", now=now)),
-            oldest=Min("opened_at", filter=Q(state=WorklistItem.State.OPEN)),
+    open_items = _of_establishment(WorklistItem.objects.filter(state=WorklistItem.State.OPEN), figures, "identity")
+    open_now = {
+        row["kind"]: row for row in open_items.values("kind").order_by().annotate(
+            at_end=Count("opened_at", filter=Q(opened_at__lt=end)), at_previous_end=Count("opened_at", filter=Q(opened_at__lt=previous_end)),
+            open=Count("opened_at"),
+            under_a_week=Count("opened_at", filter=age_band_filter("semaine", now=now)),
+            week_to_month=Count("opened_at", filter=age_band_filter("mois", now=now)),
+            over_a_month=Count("opened_at", filter=age_band_filter("ancien", now=now)),
+            oldest=Min("opened_at"),
+        )
+    }
+    decided_items = _of_establishment(
+        WorklistItem.objects.filter(state=WorklistItem.State.DONE, decided_at__gte=previous_end), figures, "identity")
+    decided_since = {
+        row["kind"]: row for row in decided_items.values("kind").order_by().annotate(
+            at_end=Count("pk", filter=Q(opened_at__lt=end, decided_at__gte=end)),
+            at_previous_end=Count("pk", filter=Q(opened_at__lt=previous_end)),
         )
     }
     empty = {"at_end": 0, "at_previous_end": 0, "open": 0, "under_a_week": 0, "week_to_month": 0, "over_a_month": 0, "oldest": None}
     figures.backlog, figures.queues = [], []
     for kind, label in WorklistItem.Kind.choices:
-        row = counts.get(kind, empty)
-        figures.backlog.append(Row(kind, str(label), (Compared(row["at_end"], row["at_previous_end"]),)))
+        row, decided = open_now.get(kind, empty), decided_since.get(kind, empty)
+        figures.backlog.append(Row(kind, str(label), (Compared(row["at_end"] + decided["at_end"],
+                                                               row["at_previous_end"] + decided["at_previous_end"]),)))
         figures.queues.append(QueueSize(kind=kind, label=str(label), **{key: row[key] for key in
                                         ("open", "under_a_week", "week_to_month", "over_a_month", "oldest")}))
     figures.kpis["backlog"] = Compared(sum(row.values[0].current for row in figures.backlog),
@@ -408,7 +409,6 @@ def dashboard_figures(*, period: Period | None = None, establishment_id: int | N
     figures = Figures(period=period, previous=period.previous(), establishment_id=establishment_id)
     within = _Within(figures)
     _stocks(figures)
-    _series(figures)
     _creations(figures, within)
     _insi(figures, within)
     _duplicates(figures, within)
