@@ -23,7 +23,8 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "06-
 def test_a_manager_filters_the_dashboard_by_period_and_establishment(portal_url, browser, manager, birthplaces, known_base):
     from django.urls import reverse
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.get(portal_url + "/login/")
     browser.find_element(By.NAME, "username").send_keys(manager.username)
@@ -33,7 +34,9 @@ def test_a_manager_filters_the_dashboard_by_period_and_establishment(portal_url,
     for name, value in (("du", "2026-10-01"), ("au", "2026-10-31")):
         browser.execute_script("arguments[0].value = arguments[1]", browser.find_element(By.NAME, name), value)
     Select(browser.find_element(By.NAME, "etablissement")).select_by_visible_text(str(establishments.default_establishment()))
+    before = browser.find_element(By.ID, "dashboard-period")
     browser.find_element(By.CSS_SELECTOR, "#dashboard-filters input[type=submit]").click()
+    WebDriverWait(browser, 20).until(staleness_of(before))  # the filtered page has replaced the first one
 
     assert "Période du 01/10/2026 au 31/10/2026" in browser.find_element(By.ID, "dashboard-period").text
     rate = browser.find_element(By.ID, "kpi-qualification_rate").text
