@@ -1,11 +1,11 @@
-"""The facility's starting configuration of the referential: the identity-document types.
+"""The facility's starting configuration of the referential: the identity-document types and the default establishment.
 
 Seeded by the migrations, and put back by ``ensure_defaults`` (after every migrate or flush)
 when a table is empty; once the facility has edited a table, it is never touched again.
 """
 from __future__ import annotations
 
-from identities.core.models import DocumentType
+from identities.core.models import DocumentType, Establishment
 
 HIGH, COMPANION, SUPPORT, EXCEPTION, NONE = "HIGH", "COMPANION", "SUPPORT", "EXCEPTION", "NONE"
 DOCUMENT_TYPES = [
@@ -46,7 +46,15 @@ def add_rniv_2024_document_types(document_type_model) -> None:
         )
 
 
+# The establishment identities belong to when none is known (migration 0016 creates it with these values).
+DEFAULT_ESTABLISHMENT = {"code": "principal", "name": "Établissement principal"}
+
+
 def ensure_defaults(**_kwargs) -> None:
-    """post_migrate: put the document types back into a table left empty (a flush, a new install)."""
+    """post_migrate: put the document types back into a table left empty (a flush, a new install), and a default
+    establishment where there is none."""
     if not DocumentType.objects.exists():
         seed_document_types(DocumentType)
+    if not Establishment.objects.filter(is_default=True).exists():
+        Establishment.objects.update_or_create(code=DEFAULT_ESTABLISHMENT["code"],
+                                               defaults={"name": DEFAULT_ESTABLISHMENT["name"], "is_default": True})

@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -92,6 +93,47 @@ class BytewiseCharField(models.CharField):
         if connection.vendor == "postgresql":
             parameters["collation"] = "C"
         return parameters
+class Establishment(models.Model):
+    """An establishment of the GHT (a site with its own FINESS): identities and staff belong to one; the dashboard filters on it.
+
+    One establishment is the default: identities created by an account without an establishment,
+    by a feed or a load, and every identity that existed before establishments, belong to it.
+    """
+
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("nom"), max_length=120)
+    finess = models.CharField(_("FINESS géographique"), max_length=9, blank=True,
+                              validators=[RegexValidator(r"^[0-9A-B]{9}$", _("9 caractères : chiffres, ou A/B pour la Corse"))])
+    is_default = models.BooleanField(
+        _("établissement par défaut"), default=False,
+        help_text=_("Reçoit les identités créées sans établissement connu (flux, imports, comptes sans rattachement)."),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("établissement")
+        verbose_name_plural = _("établissements")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="establishment_one_default")]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class StaffEstablishment(models.Model):
+    """The establishment an account works in: the identities it creates belong to it (the administrator sets it)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_establishment",
+                                verbose_name=_("compte"))
+    establishment = models.ForeignKey(Establishment, on_delete=models.PROTECT, related_name="+", verbose_name=_("établissement"))
+
+    class Meta:
+        verbose_name = _("établissement de rattachement")
+        verbose_name_plural = _("établissements de rattachement")
+
+    def __str__(self) -> str:
+        return str(self.establishment)
 
 
 def _not_unreliable(identity: Identity) -> bool:
@@ -134,6 +176,9 @@ class Identity(ConcurrentTransitionMixin, models.Model):
     ins_oid = models.CharField(_("OID"), max_length=64, null=True, blank=True)
 
     channel = models.CharField(_("modalité de recueil"), max_length=4, choices=Channel.choices, default=Channel.SM)
+    establishment = models.ForeignKey(
+        Establishment, on_delete=models.PROTECT, related_name="+", verbose_name=_("établissement"),
+    )  # set by every creation path from its actor (core/establishments.py)
     is_active = models.BooleanField(_("active"), default=True, help_text=_("Désactivée après fusion de doublons"))
     # Set by a merge: the identity that absorbed this one. A merged identity is inactive and
     # never changes again (lock_identity refuses it) until an unmerge restores it.
@@ -599,6 +644,8 @@ class WorklistItem(models.Model):
             models.Index(fields=["state", "kind", "opened_at"], name="worklistitem_queue"),
             models.Index(fields=["owner", "state"], name="worklistitem_owner"),
             models.Index(fields=["state", "opened_at", "id"], name="worklistitem_oldest_first"),
+            # Dashboard: items decided in a period (and those open at its end, decided since).
+            models.Index(fields=["state", "decided_at"], name="worklistitem_decided"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
-from identities.core import birthplaces, derogations, matricule, selectors, traits
+from identities.core import birthplaces, derogations, establishments, matricule, selectors, traits
 from identities.core.errors import ConflictError, NotAllowed, RuleViolation, require_permission
 from identities.core.events import identity_event_recorded
 from identities.core.models import (
@@ -21,6 +21,7 @@ from identities.core.models import (
     Channel,
     DocumentCheck,
     DocumentType,
+    Establishment,
     Identity,
     IdentityEvent,
     IdentityLink,
@@ -192,6 +193,7 @@ def identity_create(
     channel: str = Channel.SM,
     acknowledged_candidates: list[int] | tuple[int, ...] = (),
     find_candidates: Callable[[dict], list[Identity]] | None = None,
+    establishment: Establishment | None = None,
 ) -> CreationOutcome:
     """Create a provisional identity after an anteriority search.
 
@@ -199,7 +201,7 @@ def identity_create(
     to be other people), nothing is written and the candidates are returned. The search is
     the selectors' one unless the caller passes its own ``find_candidates`` (the portal
     passes the matching engine's, which takes the normalised traits); the core knows no
-    capability.
+    capability. The identity belongs to ``establishment``, by default the actor's.
     """
     require_permission(actor, "identities.add_identity", "Refusé : vous n'avez pas le droit de créer une identité.")
     if channel not in Channel.values:
@@ -238,14 +240,17 @@ def identity_create(
             used_given_name=used_given,
             birth_date_corrected=birth_date_corrected,
             channel=channel,
+            establishment=establishment or establishments.establishment_of(actor),
             created_by=actor,
             updated_by=actor,
         )
         identity._history_user = actor
         identity._change_reason = "Création"
         identity.save()
+        # anteriority_hits: how many identities the search found and the agent judged to be other
+        # people (the dashboard's share of creations made without any hit to review).
         audit_event(identity, IdentityEvent.Kind.CREATED, actor, channel=channel, to_status=identity.status,
-                    acknowledged_candidates=list(acknowledged_candidates))
+                    acknowledged_candidates=list(acknowledged_candidates), anteriority_hits=len(candidates))
     return CreationOutcome(identity=identity, candidates=candidates)
 
 

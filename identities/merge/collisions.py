@@ -72,7 +72,8 @@ def collision_split(*, actor, collision_id: int, traits: dict, event_ids=(), che
         collision = _open(collision_id, Collision.State.CONFIRMED)
         record = lock_identity(collision.identity_id)
         everyone = list(Identity.objects.values_list("pk", flat=True))  # the referent creates a known other person
-        second = services.identity_create(actor=actor, acknowledged_candidates=everyone, **traits).identity
+        second = services.identity_create(actor=actor, acknowledged_candidates=everyone, establishment=record.establishment,
+                                         **traits).identity
         events = list(IdentityEvent.objects.filter(pk__in=list(event_ids), identity=record).values_list("pk", flat=True))
         if len(events) != len(set(event_ids)):
             raise RuleViolation("un des événements à déplacer n'appartient pas à l'identité en collision", field="event_ids")

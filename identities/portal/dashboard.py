@@ -1,37 +1,99 @@
-"""The indicators of the dashboard: aggregate queries over identities, status events and worklists."""
+"""The indicators of the identity-vigilance dashboard, for a period and an establishment, against the previous period.
+
+Stocks (identities by status, attribute, channel; the qualification rate on any day) are sums of
+the daily identity counts (``IdentityTally``, kept by a database trigger): a few thousand rows,
+whatever the size of the base. Flows (INSi exchanges, creations, duplicates, merges, collisions,
+worklist items) are counted over the two periods from the timestamp indexes of their own tables.
+Nothing here carries a name or a matricule: only counts, rates and durations.
+"""
 from __future__ import annotations
 
+import math
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Q
-from django.db.models.functions import TruncMonth
+from django.db import connection
+from django.db.models import Aggregate, Case, Count, DateField, F, IntegerField, Min, Q, Sum, When
+from django.db.models.functions import Cast, Coalesce, Trunc
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from identities.core import matricule
-from identities.core.models import Attribute, Channel, Identity, IdentityEvent, Status
-from identities.core.worklists import QueueSize, worklist_queue_sizes
+from identities.core.models import Attribute, Channel, Identity, IdentityEvent, Status, WorklistItem
+from identities.core.worklists import QueueSize, age_band_filter
+from identities.merge.models import Collision, Merge
+from identities.portal.models import IdentityTally
+from insi import protocol, verification
+from insi.models import Exchange
 
-_NIA_OIDS = [oid for oid, info in matricule.OIDS.items() if info.nature == matricule.Nature.NIA]
-_ATTRIBUTE_FIELDS = {Attribute.DOUT: "doubtful", Attribute.FICT: "fictitious", Attribute.HOMA: "homonym"}
+_SEARCHES = (protocol.SEARCH_TRAITS, protocol.SEARCH_VITALE)
+# A period of up to this many days is drawn day by day; a longer one month by month.
+DAILY_UP_TO_DAYS = 62
 
 
 def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
+# --- Period and filters ---
+
 @dataclass(frozen=True)
-class Share:
+class Period:
+    """From ``start`` to ``end``, both days included (local dates)."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length just before."""
+        end = self.start - timedelta(days=1)
+        return Period(end - timedelta(days=self.days - 1), end)
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The aware instants [start 00:00, day after end 00:00) in the portal's time zone."""
+        tz = timezone.get_current_timezone()
+        return (timezone.make_aware(datetime.combine(self.start, time()), tz),
+                timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time()), tz))
+
+
+def current_month(today: date | None = None) -> Period:
+    today = today or timezone.localdate()
+    return Period(today.replace(day=1), today)
+
+
+# --- Figures ---
+
+@dataclass(frozen=True)
+class Compared:
+    """One indicator over the period and over the previous one."""
+
+    current: float | int | None
+    previous: float | int | None
+
+    @property
+    def change(self) -> float | int | None:
+        if self.current is None or self.previous is None:
+            return None
+        change = self.current - self.previous
+        return round(change, 1) if isinstance(change, float) else change
+
+
+@dataclass(frozen=True)
+class Row:
+    """A line of a table: its code (stable, for tests and CSV), its label and its compared values."""
+
     code: str
     label: str
-    count: int
-    percent: float | None
+    values: tuple[Compared, ...]
 
 
 @dataclass(frozen=True)
-class MonthPoint:
-    month: date
+class Point:
+    day: date
     active: int
     qualified: int
 
@@ -40,147 +102,316 @@ class MonthPoint:
         return _percent(self.qualified, self.active)
 
 
-@dataclass(frozen=True)
-class VigilanceMonth:
-    """Merges, unmerges and collisions flagged in one month (counted from the audit trail)."""
-
-    month: date
-    merges: int
-    unmerges: int
-    collisions: int
-
-
-@dataclass(frozen=True)
+@dataclass
 class Figures:
-    active: int
-    by_status: list[Share]
-    by_attribute: list[Share]
-    by_channel: list[Share]
-    with_ins: int
-    nia: int
-    monthly: list[MonthPoint]
-    queues: list[QueueSize]
-    vigilance: list[VigilanceMonth]
-
-    @property
-    def qualified(self) -> int:
-        return next(share.count for share in self.by_status if share.code == Status.QUAL)
-
-    @property
-    def qualification_rate(self) -> float | None:
-        """QUAL among all active identities."""
-        return _percent(self.qualified, self.active)
-
-    @property
-    def nia_share(self) -> float | None:
-        """NIA among the identities that hold a matricule INS (RECUP and QUAL)."""
-        return _percent(self.nia, self.with_ins)
+    period: Period
+    previous: Period
+    establishment_id: int | None
+    kpis: dict[str, Compared] = field(default_factory=dict)
+    by_status: list[Row] = field(default_factory=list)
+    by_attribute: list[Row] = field(default_factory=list)
+    by_channel: list[Row] = field(default_factory=list)
+    creations: list[Row] = field(default_factory=list)
+    insi: list[Row] = field(default_factory=list)
+    insi_times: list[Row] = field(default_factory=list)
+    duplicates: list[Row] = field(default_factory=list)
+    collisions: list[Row] = field(default_factory=list)
+    backlog: list[Row] = field(default_factory=list)
+    queues: list[QueueSize] = field(default_factory=list)
+    series: list[Point] = field(default_factory=list)
+    monthly_series: bool = False
 
 
-def _month_starts(now: datetime, months: int) -> list[date]:
-    local = timezone.localtime(now)
-    year, month = local.year, local.month
-    starts = []
-    for _ in range(months):
-        starts.append(date(year, month, 1))
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return starts[::-1]
-
-
-def _monthly(active_now: int, qualified_now: int, *, now: datetime, months: int) -> list[MonthPoint]:
-    """The qualification rate at the end of each month, walked back from today's figures.
-
-    At the end of month M: the identities created by then, and among them those QUAL today,
-    corrected by the moves in and out of QUAL that the audit trail records after M. Only the
-    months of the window are read, so the cost does not grow with the age of the base.
-    Identities loaded without audit events (bulk imports, generated test data) count as
-    qualified since their creation; identities deactivated since (merges) are not added back.
-    """
-    starts = _month_starts(now, months)
-    tz = timezone.get_current_timezone()
-    bounds = [timezone.make_aware(datetime(start.year, start.month, 1), tz) for start in starts]
-    window_start = bounds[0]
-
-    def month_of(value: datetime) -> date:
-        return timezone.localtime(value, tz).date()
-
-    # One pass over the window, read from the index on (created_at, status, is_active) alone: a
-    # range per month (no time-zone arithmetic per row) and created_at counted, not id.
-    in_month = {
-        start: Q(created_at__gte=low) & (Q(created_at__lt=high) if high else Q())
-        for start, low, high in zip(starts, bounds, [*bounds[1:], None])
-    }
-    counts = Identity.objects.filter(is_active=True, created_at__gte=window_start).aggregate(
-        **{f"n{index}": Count("created_at", filter=in_month[start]) for index, start in enumerate(starts)},
-        **{f"q{index}": Count("created_at", filter=in_month[start] & Q(status=Status.QUAL)) for index, start in enumerate(starts)},
-    )
-    created = {start: counts[f"n{index}"] for index, start in enumerate(starts)}
-    qualified_created = {start: counts[f"q{index}"] for index, start in enumerate(starts)}
-    moves = [
-        (month_of(row["month"]), month_of(row["created"]), row["gained"] - row["lost"])
-        for row in IdentityEvent.objects.filter(kind=IdentityEvent.Kind.STATUS_CHANGED, at__gte=window_start)
-        .filter(Q(to_status=Status.QUAL) | Q(from_status=Status.QUAL)).exclude(to_status=F("from_status"))
-        .annotate(month=TruncMonth("at", tzinfo=tz), created=TruncMonth("identity__created_at", tzinfo=tz))
-        .values("month", "created")
-        .annotate(gained=Count("id", filter=Q(to_status=Status.QUAL)), lost=Count("id", filter=Q(from_status=Status.QUAL)))
+def _compared_rows(choices, current: Counter, previous: Counter, *, total_current: int, total_previous: int) -> list[Row]:
+    return [
+        Row(code, str(label), (Compared(current[code], previous[code]),
+                               Compared(_percent(current[code], total_current), _percent(previous[code], total_previous))))
+        for code, label in choices
     ]
-    points = []
-    for month in starts:
-        later = [start for start in starts if start > month]
-        active = active_now - sum(created.get(start, 0) for start in later)
-        qualified = qualified_now - sum(qualified_created.get(start, 0) for start in later)
-        qualified -= sum(net for moved, born, net in moves if moved > month and born <= month)
-        points.append(MonthPoint(month=month, active=active, qualified=qualified))
-    return points
 
 
-def _vigilance(*, now: datetime, months: int) -> list[VigilanceMonth]:
-    """Per month: merges and unmerges (their survivor's event, one per operation) and collisions
-    (one event per record flagged), read through the index on the events' date."""
-    starts = _month_starts(now, months)
-    tz = timezone.get_current_timezone()
-    since = timezone.make_aware(datetime(starts[0].year, starts[0].month, 1), tz)
-    merged = Q(kind=IdentityEvent.Kind.MERGED, details__role="survivor")
-    unmerged = Q(kind=IdentityEvent.Kind.UNMERGED, details__role="survivor")
-    collided = Q(kind=IdentityEvent.Kind.COLLISION)
-    rows = {
-        timezone.localtime(row["month"], tz).date(): row
-        for row in IdentityEvent.objects.filter(at__gte=since).filter(merged | unmerged | collided)
-        .annotate(month=TruncMonth("at", tzinfo=tz)).values("month")
-        .annotate(merges=Count("id", filter=merged), unmerges=Count("id", filter=unmerged), collisions=Count("id", filter=collided))
-        .order_by()
+# --- Stocks: the daily identity counts ---
+
+def _tally(establishment_id: int | None):
+    rows = IdentityTally.objects.all()
+    return rows if establishment_id is None else rows.filter(establishment_id=establishment_id)
+
+
+def _stocks(figures: Figures) -> None:
+    """One pass over the daily counts: identities by status, attribute and channel at the end of both periods,
+    creations in both, active and qualified identities at each point of the curve."""
+    period, previous = figures.period, figures.previous
+    monthly = period.days > DAILY_UP_TO_DAYS
+    bucket = Cast(Trunc("day", "month"), DateField()) if monthly else F("day")
+    groups = (
+        _tally(figures.establishment_id).filter(day__lte=period.end)
+        # Everything up to the end of the previous period is one bucket (None): the stock it ends with.
+        .annotate(bucket=Case(When(day__lt=period.start, then=None), default=bucket, output_field=DateField()))
+        .values("bucket", "status", "channel", "nia", "doubtful", "fictitious", "homonym").order_by()
+        .annotate(
+            change=Sum("active"),
+            created_now=Coalesce(Sum("created", filter=Q(day__gte=period.start)), 0),
+            created_before=Coalesce(Sum("created", filter=Q(day__gte=previous.start, day__lte=previous.end)), 0),
+        )
+    )
+    status, status_before, channel, channel_before = Counter(), Counter(), Counter(), Counter()
+    attribute, attribute_before, nia, created = Counter(), Counter(), Counter(), Counter()
+    curve = Counter()  # per bucket: (active, qualified) changes
+    for group in groups:
+        targets = [(status, channel, attribute, "now")] + ([(status_before, channel_before, attribute_before, "before")]
+                                                           if group["bucket"] is None else [])
+        for by_status, by_channel, by_attribute, when in targets:
+            by_status[group["status"]] += group["change"]
+            by_channel[group["channel"]] += group["change"]
+            for code, flag in ((Attribute.DOUT, "doubtful"), (Attribute.FICT, "fictitious"), (Attribute.HOMA, "homonym")):
+                if group[flag]:
+                    by_attribute[code] += group["change"]
+            if group["nia"]:
+                nia[when] += group["change"]
+        curve[(group["bucket"], "active")] += group["change"]
+        if group["status"] == Status.QUAL:
+            curve[(group["bucket"], "qualified")] += group["change"]
+        created["now"] += group["created_now"]
+        created["before"] += group["created_before"]
+    active, active_before = sum(status.values()), sum(status_before.values())
+    with_ins = status[Status.RECUP] + status[Status.QUAL]
+    with_ins_before = status_before[Status.RECUP] + status_before[Status.QUAL]
+    figures.by_status = _compared_rows(Status.choices, status, status_before, total_current=active, total_previous=active_before)
+    figures.by_attribute = _compared_rows(Attribute.choices, attribute, attribute_before,
+                                          total_current=active, total_previous=active_before)
+    figures.by_channel = _compared_rows(Channel.choices, channel, channel_before, total_current=active, total_previous=active_before)
+    figures.kpis |= {
+        "active": Compared(active, active_before),
+        "qualification_rate": Compared(_percent(status[Status.QUAL], active), _percent(status_before[Status.QUAL], active_before)),
+        # NIA among the identities that hold a matricule (the database allows one on RECUP and QUAL only).
+        "nia_share": Compared(_percent(nia["now"], with_ins), _percent(nia["before"], with_ins_before)),
+        "created": Compared(created["now"], created["before"]),
     }
-    empty = {"merges": 0, "unmerges": 0, "collisions": 0}
-    return [VigilanceMonth(month=start, **{key: rows.get(start, empty)[key] for key in empty}) for start in starts]
+    running_active, running_qualified = curve[(None, "active")], curve[(None, "qualified")]
+    figures.series = []
+    for day in _point_days(period, monthly):
+        key = day.replace(day=1) if monthly else day
+        running_active += curve[(key, "active")]
+        running_qualified += curve[(key, "qualified")]
+        figures.series.append(Point(day, running_active, running_qualified))
+    figures.monthly_series = monthly
 
 
-def dashboard_figures(*, months: int = 12, now: datetime | None = None) -> Figures:
-    """Every figure of the dashboard, from aggregate queries that read indexes rather than the table."""
+def _point_days(period: Period, monthly: bool) -> list[date]:
+    """The days the curve is drawn at: each day, or the end of each month (the period's end for the last)."""
+    if not monthly:
+        return [period.start + timedelta(days=offset) for offset in range(period.days)]
+    days, month = [], period.start.replace(day=1)
+    while month <= period.end:
+        following = (month + timedelta(days=32)).replace(day=1)
+        days.append(min(following - timedelta(days=1), period.end))
+        month = following
+    return days
+
+
+# --- Flows: the tables of what happened ---
+
+class _Within:
+    """Q objects for a timestamp in the period or in the previous one."""
+
+    def __init__(self, figures: Figures):
+        self.low, self.high = figures.period.bounds()
+        self.previous_low, self.previous_high = figures.previous.bounds()
+
+    def both(self, column: str) -> Q:
+        return Q(**{f"{column}__gte": self.previous_low, f"{column}__lt": self.high})
+
+    def now(self, column: str) -> Q:
+        return Q(**{f"{column}__gte": self.low, f"{column}__lt": self.high})
+
+    def before(self, column: str) -> Q:
+        return Q(**{f"{column}__gte": self.previous_low, f"{column}__lt": self.previous_high})
+
+
+def _of_establishment(queryset, figures: Figures, path: str):
+    if figures.establishment_id is None:
+        return queryset
+    return queryset.filter(**{f"{path}__establishment_id": figures.establishment_id})
+
+
+def _compare(within: _Within, column: str, conditions: dict[str, Q]) -> dict:
+    """Count() FILTER per condition, in the period (``code``) and the previous one (``code__before``)."""
+    aggregates = {}
+    for code, condition in conditions.items():
+        aggregates[code] = Count("pk", filter=condition & within.now(column))
+        aggregates[f"{code}__before"] = Count("pk", filter=condition & within.before(column))
+    return aggregates
+
+
+def _rows(counts: dict, labels: list[tuple[str, str]]) -> list[Row]:
+    return [Row(code, str(label), (Compared(counts[code], counts[f"{code}__before"]),)) for code, label in labels]
+
+
+def _creations(figures: Figures, within: _Within) -> None:
+    """Creations recorded by the creation service (with their anteriority search): with hits reviewed, without any."""
+    created = Q(details__has_key="anteriority_hits")
+    reviewed = created & Q(details__anteriority_hits__gt=0)
+    events = _of_establishment(IdentityEvent.objects.filter(kind=IdentityEvent.Kind.CREATED).filter(within.both("at")),
+                               figures, "identity")
+    counts = events.aggregate(**_compare(within, "at", {"searched": created, "reviewed": reviewed}))
+    for when in ("", "__before"):
+        counts[f"unreviewed{when}"] = counts[f"searched{when}"] - counts[f"reviewed{when}"]
+    figures.creations = _rows(counts, [
+        ("searched", _("Créations après recherche d'antériorité")),
+        ("reviewed", _("… avec des identités proches examinées et écartées")),
+        ("unreviewed", _("… sans aucune identité proche à examiner")),
+    ])
+    figures.kpis["unreviewed_share"] = Compared(_percent(counts["unreviewed"], counts["searched"]),
+                                                _percent(counts["unreviewed__before"], counts["searched__before"]))
+
+
+class _Percentile(Aggregate):
+    function = "percentile_disc"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = IntegerField()  # a duration that was measured, in ms
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=fraction, **extra)
+
+
+def _durations(exchanges, within: _Within) -> dict:
+    """Median and 95th percentile (nearest rank: a duration that was measured) of both periods."""
+    if connection.vendor == "postgresql":
+        return exchanges.aggregate(**{
+            f"{name}{suffix}": _Percentile("duration_ms", fraction, filter=condition)
+            for name, fraction in (("p50", 0.5), ("p95", 0.95))
+            for suffix, condition in (("", within.now("started_at")), ("__before", within.before("started_at")))
+        })
+    result = {}  # SQLite (the demo): no percentile_disc, the durations are ranked here
+    for suffix, condition in (("", within.now("started_at")), ("__before", within.before("started_at"))):
+        ranked = sorted(exchanges.filter(condition).values_list("duration_ms", flat=True))
+        for name, fraction in (("p50", 0.5), ("p95", 0.95)):
+            result[f"{name}{suffix}"] = ranked[max(math.ceil(fraction * len(ranked)) - 1, 0)] if ranked else None
+    return result
+
+
+def _insi(figures: Figures, within: _Within) -> None:
+    """INSi exchanges (one row per attempt) by outcome; verification KO rate; response times."""
+    exchanges = Exchange.objects.filter(within.both("started_at"))
+    if figures.establishment_id is not None:
+        exchanges = exchanges.filter(identity_id__in=Identity.objects.filter(establishment_id=figures.establishment_id).values("pk"))
+    search, verify = Q(operation__in=_SEARCHES), Q(operation=verification.OPERATION)
+    conditions = {
+        "found": search & Q(return_code=protocol.CR_FOUND),
+        "not_found": search & Q(return_code=protocol.CR_NOT_FOUND),
+        "several": search & Q(return_code=protocol.CR_SEVERAL),
+        "search_fault": search & ~Q(return_code__in=[protocol.CR_FOUND, protocol.CR_NOT_FOUND, protocol.CR_SEVERAL]),
+        "verified_ok": verify & Q(return_code="OK"),
+        "verified_ko": verify & Q(return_code="KO"),
+        "verify_fault": verify & ~Q(return_code__in=["OK", "KO"]),
+    }
+    counts = exchanges.aggregate(**_compare(within, "started_at", conditions))
+    figures.insi = _rows(counts, [
+        ("found", _("Recherche : une identité trouvée")),
+        ("not_found", _("Recherche : aucune identité trouvée")),
+        ("several", _("Recherche : plusieurs identités trouvées")),
+        ("search_fault", _("Recherche : erreur ou service indisponible")),
+        ("verified_ok", _("Vérification : INS confirmé (OK)")),
+        ("verified_ko", _("Vérification : INS non confirmé (KO)")),
+        ("verify_fault", _("Vérification : erreur ou service indisponible")),
+    ])
+    times = _durations(exchanges, within)
+    figures.insi_times = [
+        Row("p50", str(_("Temps de réponse médian (ms)")), (Compared(times["p50"], times["p50__before"]),)),
+        Row("p95", str(_("Temps de réponse, 95e centile (ms)")), (Compared(times["p95"], times["p95__before"]),)),
+    ]
+
+    def ko_rate(suffix: str) -> float | None:
+        return _percent(counts[f"verified_ko{suffix}"], counts[f"verified_ok{suffix}"] + counts[f"verified_ko{suffix}"])
+
+    figures.kpis["verification_ko_rate"] = Compared(ko_rate(""), ko_rate("__before"))
+
+
+def _duplicates(figures: Figures, within: _Within) -> None:
+    """Potential duplicates found, confirmed and dismissed; merges and unmerges done."""
+    pairs = WorklistItem.objects.filter(kind=WorklistItem.Kind.DUPLICATE)
+    # Both states named: the queue index (state, kind, opened_at) then reads the two ranges alone.
+    found = _of_establishment(pairs.filter(state__in=WorklistItem.State.values).filter(within.both("opened_at")),
+                              figures, "identity").aggregate(
+        **_compare(within, "opened_at", {"found": Q()}))
+    decided = _of_establishment(pairs.filter(state=WorklistItem.State.DONE).filter(within.both("decided_at")), figures, "identity")
+    decisions = decided.aggregate(**_compare(within, "decided_at", {
+        "confirmed": Q(decision=WorklistItem.Decision.CONFIRMED), "dismissed": Q(decision=WorklistItem.Decision.DISMISSED),
+    }))
+    merges = _of_establishment(Merge.objects.filter(merged_at__isnull=False).filter(within.both("merged_at")), figures, "survivor")
+    merged = merges.aggregate(**_compare(within, "merged_at", {"merged": Q()}))
+    unmerges = _of_establishment(Merge.objects.filter(within.both("unmerged_at")), figures, "survivor")
+    unmerged = unmerges.aggregate(**_compare(within, "unmerged_at", {"unmerged": Q()}))
+    figures.duplicates = _rows(found | decisions | merged | unmerged, [
+        ("found", _("Doublons potentiels détectés")),
+        ("confirmed", _("Doublons avérés (confirmés)")),
+        ("dismissed", _("Doublons écartés (deux personnes)")),
+        ("merged", _("Fusions réalisées")),
+        ("unmerged", _("Défusions")),
+    ])
+
+
+def _collisions(figures: Figures, within: _Within) -> None:
+    flagged = _of_establishment(Collision.objects.filter(within.both("flagged_at")), figures, "identity").aggregate(
+        **_compare(within, "flagged_at", {"flagged": Q(), "detected": Q(automatic=True)}))
+    decided = _of_establishment(Collision.objects.filter(within.both("decided_at")), figures, "identity").aggregate(
+        **_compare(within, "decided_at", {"dismissed": Q(state=Collision.State.DISMISSED), "split": Q(state=Collision.State.SPLIT)}))
+    figures.collisions = _rows(flagged | decided, [
+        ("flagged", _("Collisions signalées")),
+        ("detected", _("… dont détectées automatiquement")),
+        ("dismissed", _("Collisions écartées (une seule personne)")),
+        ("split", _("Collisions séparées (deuxième identité créée)")),
+    ])
+
+
+def _backlog(figures: Figures, now: datetime) -> None:
+    """Open items per worklist at the end of both periods, and the ages of those open now.
+
+    Open at an instant = opened before it and still open, or decided since: the open items are
+    counted from the queue index (state, kind, opened_at) alone, the decided ones from the index of
+    decisions (state, decided_at), which holds few rows after a recent instant."""
+    end, previous_end = figures.period.bounds()[1], figures.previous.bounds()[1]
+    open_items = _of_establishment(WorklistItem.objects.filter(state=WorklistItem.State.OPEN), figures, "identity")
+    open_now = {
+        row["kind"]: row for row in open_items.values("kind").order_by().annotate(
+            at_end=Count("opened_at", filter=Q(opened_at__lt=end)), at_previous_end=Count("opened_at", filter=Q(opened_at__lt=previous_end)),
+            open=Count("opened_at"),
+            under_a_week=Count("opened_at", filter=age_band_filter("semaine", now=now)),
+            week_to_month=Count("opened_at", filter=age_band_filter("mois", now=now)),
+            over_a_month=Count("opened_at", filter=age_band_filter("ancien", now=now)),
+            oldest=Min("opened_at"),
+        )
+    }
+    decided_items = _of_establishment(
+        WorklistItem.objects.filter(state=WorklistItem.State.DONE, decided_at__gte=previous_end), figures, "identity")
+    decided_since = {
+        row["kind"]: row for row in decided_items.values("kind").order_by().annotate(
+            at_end=Count("pk", filter=Q(opened_at__lt=end, decided_at__gte=end)),
+            at_previous_end=Count("pk", filter=Q(opened_at__lt=previous_end)),
+        )
+    }
+    empty = {"at_end": 0, "at_previous_end": 0, "open": 0, "under_a_week": 0, "week_to_month": 0, "over_a_month": 0, "oldest": None}
+    figures.backlog, figures.queues = [], []
+    for kind, label in WorklistItem.Kind.choices:
+        row, decided = open_now.get(kind, empty), decided_since.get(kind, empty)
+        figures.backlog.append(Row(kind, str(label), (Compared(row["at_end"] + decided["at_end"],
+                                                               row["at_previous_end"] + decided["at_previous_end"]),)))
+        figures.queues.append(QueueSize(kind=kind, label=str(label), **{key: row[key] for key in
+                                        ("open", "under_a_week", "week_to_month", "over_a_month", "oldest")}))
+    figures.kpis["backlog"] = Compared(sum(row.values[0].current for row in figures.backlog),
+                                       sum(row.values[0].previous for row in figures.backlog))
+
+
+def dashboard_figures(*, period: Period | None = None, establishment_id: int | None = None, now: datetime | None = None) -> Figures:
+    """Every figure of the dashboard for the period (default: this month so far) and one establishment (default: all)."""
     now = now or timezone.now()
-    active = Identity.objects.filter(is_active=True)
-    statuses, channels = Counter(), Counter()
-    # Index-only on (status, channel, is_active): a fraction of the table's size.
-    for row in active.values("status", "channel").annotate(n=Count("status")).order_by():
-        statuses[row["status"]] += row["n"]
-        channels[row["channel"]] += row["n"]
-    # The partial indexes of the attributes hold only the flagged identities.
-    flagged = active.filter(Q(doubtful=True) | Q(fictitious=True) | Q(homonym=True)).aggregate(
-        **{code: Count("id", filter=Q(**{field: True})) for code, field in _ATTRIBUTE_FIELDS.items()}
-    )
-    total = sum(statuses.values())
-
-    def shares(counts, choices) -> list[Share]:
-        return [Share(code, str(label), counts[code], _percent(counts[code], total)) for code, label in choices]
-
-    return Figures(
-        active=total,
-        by_status=shares(statuses, Status.choices),
-        by_attribute=shares(flagged, Attribute.choices),
-        by_channel=shares(channels, Channel.choices),
-        # The database allows a matricule on RECUP and QUAL identities only (identity_ins_only_when_from_insi).
-        with_ins=statuses[Status.RECUP] + statuses[Status.QUAL],
-        nia=active.filter(ins_oid__in=_NIA_OIDS).count(),
-        monthly=_monthly(total, statuses[Status.QUAL], now=now, months=months),
-        queues=worklist_queue_sizes(now=now),
-        vigilance=_vigilance(now=now, months=months),
-    )
+    period = period or current_month(timezone.localdate(now))
+    figures = Figures(period=period, previous=period.previous(), establishment_id=establishment_id)
+    within = _Within(figures)
+    _stocks(figures)
+    _creations(figures, within)
+    _insi(figures, within)
+    _duplicates(figures, within)
+    _collisions(figures, within)
+    _backlog(figures, now)
+    return figures

@@ -11,7 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from identities.core import derogations, traits
 from identities.core.errors import ServiceError
 from identities.core.services import CREATION_CHANNELS
-from identities.core.models import DOWNGRADE, STRICT_TRAIT_FIELDS, Channel, DocumentType, Identity, Status, WorklistItem
+from identities.core.models import (
+    DOWNGRADE, STRICT_TRAIT_FIELDS, Channel, DocumentType, Establishment, Identity, Status, WorklistItem,
+)
 from identities.core.screens import apply_service_error
 from identities.core.worklists import decisions_for, worklist_civ_members
 
@@ -204,3 +206,25 @@ class WorklistAssignForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = worklist_civ_members()
+
+
+class DashboardFilterForm(forms.Form):
+    """The dashboard's filters: a period (from, to: both days included) and one establishment or all of them."""
+
+    MAX_DAYS = 5 * 366  # the longest period offered (five years)
+
+    du = forms.DateField(label=_("Du"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    au = forms.DateField(label=_("Au"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    etablissement = forms.ModelChoiceField(
+        label=_("Établissement"), queryset=Establishment.objects.all(), required=False, empty_label=_("Tous les établissements"),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("du"), cleaned.get("au")
+        if start and end:
+            if end < start:
+                self.add_error("au", _("La fin de la période doit suivre son début."))
+            elif (end - start).days + 1 > self.MAX_DAYS:
+                self.add_error("au", _("La période ne peut pas dépasser cinq ans."))
+        return cleaned

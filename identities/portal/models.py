@@ -1,4 +1,5 @@
-"""Sign-in through the hospital's directory: which directory group gives which portal role, and which accounts come from it."""
+"""The portal's tables: sign-in through the hospital's directory (which directory group gives which role, which accounts
+come from it), and the daily identity counts the dashboard reads."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -55,3 +56,35 @@ class DirectoryAccount(models.Model):
 
     def __str__(self):
         return f"{self.user.get_username()} ({self.get_source_display()})"
+
+
+class IdentityTally(models.Model):
+    """What the dashboard counts identities from: net daily changes, written by a database trigger on the identity table.
+
+    Each row says: on ``day`` (local date), the active identities of this establishment with
+    these properties changed by ``active``, and ``created`` of them were created. The stock on
+    any day is the sum of the rows up to that day. The trigger (migration 0016) sees every
+    write — services, bulk loads, COPY, ``QuerySet.update`` — so the counts stay exact; it only
+    inserts (no row is updated by two writers), and ``tally.tally_compact`` folds the rows into one
+    per day and group every quarter of an hour. Dating: a creation at its ``created_at``, a change at the ``updated_at``
+    it writes (else the time of the write).
+    """
+
+    day = models.DateField(_("jour"))
+    establishment_id = models.BigIntegerField(_("établissement"))  # written by the trigger: no foreign key to check
+    status = models.CharField(_("statut"), max_length=5)
+    channel = models.CharField(_("modalité de recueil"), max_length=4)
+    nia = models.BooleanField(_("NIA"))
+    doubtful = models.BooleanField(_("douteuse"))
+    fictitious = models.BooleanField(_("fictive"))
+    homonym = models.BooleanField(_("homonyme"))
+    active = models.IntegerField(_("variation des identités actives"))
+    created = models.IntegerField(_("identités créées"))
+
+    GROUP = ("day", "establishment_id", "status", "channel", "nia", "doubtful", "fictitious", "homonym")
+
+    class Meta:
+        verbose_name = _("décompte quotidien des identités")
+        verbose_name_plural = _("décomptes quotidiens des identités")
+        default_permissions = ()
+        indexes = [models.Index(fields=["establishment_id", "day"], name="identitytally_est_day")]

@@ -37,6 +37,8 @@ class PortalAdminSite(admin.AdminSite):
 
         return [
             path("tableau-de-bord/", self.admin_view(self.dashboard_view), name="dashboard"),
+            path("tableau-de-bord/export.pdf", self.admin_view(self.dashboard_pdf_view), name="dashboard_pdf"),
+            path("tableau-de-bord/<slug:slug>.csv", self.admin_view(self.dashboard_csv_view), name="dashboard_csv"),
             path("lieux-de-naissance/", self.admin_view(self.birthplace_view), name="birthplace_search"),
             *workflow_views.get_urls(self),
             *merge_views.get_urls(self),
@@ -47,6 +49,16 @@ class PortalAdminSite(admin.AdminSite):
         from identities.portal import views  # loaded before the models (module docstring)
 
         return views.dashboard(request, site=self)
+
+    def dashboard_pdf_view(self, request):
+        from identities.portal import views  # loaded before the models (module docstring)
+
+        return views.dashboard_pdf(request)
+
+    def dashboard_csv_view(self, request, slug):
+        from identities.portal import views  # loaded before the models (module docstring)
+
+        return views.dashboard_csv(request, slug)
 
     def birthplace_view(self, request):
         from identities.portal import views  # loaded before the models (module docstring)

@@ -2,25 +2,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import CheckConstraint
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.formats import number_format
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from identities.core import birthplaces, services, worklists
 from identities.core.errors import ServiceError
-from identities.core.models import Attribute, DocumentCheck, Identity
+from identities.core.models import Attribute, DocumentCheck, Establishment, Identity
 from identities.core.screens import apply_service_error
 from identities.portal import dashboard as indicators
-from identities.portal.forms import DocumentCheckForm, ReasonForm, WorklistAssignForm, WorklistDecisionForm
+from identities.portal import dashboard_report as report
+from identities.portal.forms import DashboardFilterForm, DocumentCheckForm, ReasonForm, WorklistAssignForm, WorklistDecisionForm
 
 _ATTRIBUTE_FIELDS = {Attribute.DOUT: "doubtful", Attribute.FICT: "fictitious", Attribute.HOMA: "homonym"}
 
@@ -284,38 +287,74 @@ def home_context(request) -> dict:
     return context
 
 
-def _line_chart(points: list[indicators.MonthPoint], *, width: int = 640, height: int = 220, pad: int = 36) -> dict:
-    """Coordinates of the monthly qualification-rate line, drawn as inline SVG (no script, no CDN)."""
-    count = len(points)
-    step = (width - 2 * pad) / max(count - 1, 1)
+def _dashboard_filters(request) -> tuple[DashboardFilterForm, indicators.Period, Establishment | None]:
+    """The filters of the query string; a wrong one is said on the form and the default (this month, all) is used."""
+    form = DashboardFilterForm(request.GET or None)
+    period, establishment = indicators.current_month(), None
+    if form.is_bound and form.is_valid():
+        start, end = form.cleaned_data["du"], form.cleaned_data["au"]
+        if start or end:
+            end = end or max(start, timezone.localdate())
+            period = indicators.Period(start or end.replace(day=1), end)
+        establishment = form.cleaned_data["etablissement"]
+    return form, period, establishment
 
-    def y(rate: float) -> float:
-        return round(height - pad - (height - 2 * pad) * rate / 100, 1)
 
-    dots = []
-    for index, point in enumerate(points):
-        rate = point.rate or 0.0
-        dots.append({
-            "x": round(pad + index * step, 1), "y": y(rate),
-            "label": point.month.strftime("%m/%Y"), "rate": number_format(rate, 1),
-        })
-    return {
-        "width": width, "height": height, "dots": dots,
-        "polyline": " ".join(f"{dot['x']},{dot['y']}" for dot in dots),
-        "grid": [{"y": y(level), "label": f"{level} %"} for level in (0, 25, 50, 75, 100)],
-        "left": pad, "right": width - pad,
-    }
+def _presets(establishment: Establishment | None) -> list[tuple[str, str]]:
+    """Links to the usual periods, keeping the establishment chosen."""
+    today = timezone.localdate()
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+
+    def months_back(months: int) -> date:
+        year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+        return date(year, month + 1, 1)
+
+    periods = [
+        (_("Ce mois-ci"), today.replace(day=1), today),
+        (_("Mois dernier"), last_month_end.replace(day=1), last_month_end),
+        (_("3 derniers mois"), months_back(2), today),
+        (_("12 derniers mois"), months_back(11), today),
+        (_("Année en cours"), today.replace(month=1, day=1), today),
+    ]
+    extra = {"etablissement": establishment.pk} if establishment else {}
+    return [(label, "?" + urlencode({"du": start.isoformat(), "au": end.isoformat(), **extra})) for label, start, end in periods]
+
+
+def _dashboard_figures(request):
+    if not request.user.has_perm("identities.view_dashboard"):
+        raise PermissionDenied
+    form, period, establishment = _dashboard_filters(request)
+    figures = indicators.dashboard_figures(period=period, establishment_id=establishment.pk if establishment else None)
+    return form, figures, establishment
 
 
 def dashboard(request, *, site):
-    if not request.user.has_perm("identities.view_dashboard"):
-        raise PermissionDenied
-    figures = indicators.dashboard_figures()
+    form, figures, establishment = _dashboard_figures(request)
+    query = request.GET.urlencode()
     context = {
         **site.each_context(request),
         "title": _("Tableau de bord de l'identitovigilance"),
-        "figures": figures,
-        "chart": _line_chart(figures.monthly),
+        "form": form, "figures": figures, "presets": _presets(establishment),
+        "kpis": report.kpis(figures), "tables": report.tables(figures), "charts": report.charts(figures),
+        "query": f"?{query}" if query else "",
         "can_open_worklists": request.user.has_perm("identities.manage_worklists"),
     }
     return TemplateResponse(request, "portal/dashboard.html", context)
+
+
+def dashboard_pdf(request):
+    _form, figures, establishment = _dashboard_figures(request)
+    name = str(establishment) if establishment else _("Tous les établissements")
+    response = HttpResponse(report.dashboard_pdf(figures, establishment_name=name), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="tableau-de-bord-{figures.period.start}-{figures.period.end}.pdf"'
+    return response
+
+
+def dashboard_csv(request, slug: str):
+    _form, figures, _establishment = _dashboard_figures(request)
+    content = report.table_csv(figures, slug)
+    if content is None:
+        raise Http404(_("Ce tableau n'existe pas."))
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-{figures.period.start}-{figures.period.end}.csv"'
+    return response

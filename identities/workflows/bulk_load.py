@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 from django.db import connection, transaction
 from psycopg import sql
 
-from identities.core import roles, traits
+from identities.core import establishments, roles, traits
 from identities.core.models import Channel, Identity, Status
 
 REQUIRED = ("birth_name", "birth_given_names", "birth_date", "sex")
@@ -42,7 +42,7 @@ def _rows(handle: Iterable[str]) -> Iterator[tuple[int, dict]]:
         yield line, row
 
 
-def _identity(row: dict, actor_id: int) -> Identity:
+def _identity(row: dict, actor_id: int, establishment_id: int) -> Identity:
     strict = traits.normalise_strict_traits(
         birth_name=row["birth_name"], birth_given_names=row["birth_given_names"],
         first_birth_given_name=row.get("first_birth_given_name") or "", birth_date=row["birth_date"], sex=row["sex"],
@@ -53,7 +53,7 @@ def _identity(row: dict, actor_id: int) -> Identity:
     identity = Identity(
         **vars(strict), used_name=traits.normalise_name(used, field=traits.USED_NAME) if used else "",
         used_given_name=traits.normalise_given_name(used_given, field=traits.USED_GIVEN_NAME) if used_given else "",
-        status=Status.PROV, channel=Channel.SM, created_by_id=actor_id, updated_by_id=actor_id,
+        status=Status.PROV, channel=Channel.SM, establishment_id=establishment_id, created_by_id=actor_id, updated_by_id=actor_id,
         ipp=uuid.UUID(row["ipp"]) if row.get("ipp") else uuid.uuid4(),
     )
     identity.refresh_search_keys()  # bulk writes skip save(), which keeps them
@@ -63,11 +63,12 @@ def _identity(row: dict, actor_id: int) -> Identity:
 def identities_bulk_load(path, *, batch: int = 20_000) -> BulkReport:
     """Check every row, then load them all (COPY on PostgreSQL, bulk_create elsewhere) in one transaction."""
     report = BulkReport()
-    actor_id = roles.system_user().pk
+    actor = roles.system_user()
+    actor_id, establishment_id = actor.pk, establishments.establishment_of(actor).pk
     with open(path, newline="", encoding="utf-8") as handle:
         for line, row in _rows(handle):
             try:
-                _identity(row, actor_id)
+                _identity(row, actor_id, establishment_id)
             except traits.TraitError as error:
                 report.errors.append(f"ligne {line} : {traits.FIELD_LABELS.get(error.field, error.field)} : {error.message}")
             except ValueError:
@@ -77,7 +78,7 @@ def identities_bulk_load(path, *, batch: int = 20_000) -> BulkReport:
     if report.errors:
         return report
     with open(path, newline="", encoding="utf-8") as handle, transaction.atomic():
-        rows = (_identity(row, actor_id) for _line, row in _rows(handle))
+        rows = (_identity(row, actor_id, establishment_id) for _line, row in _rows(handle))
         while chunk := list(islice(rows, batch)):
             _write(chunk)
             report.loaded += len(chunk)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg import sql
 
-from identities.core import matricule, reference_data, roles
+from identities.core import establishments, matricule, reference_data, roles
 from identities.core.models import Birthplace, DocumentCheck, DocumentType, Identity, InsMatricule
 from identities.matching import store, synthetic
 from identities.matching.models import SyntheticLabel
@@ -67,6 +67,7 @@ class _Rows:
 
     def __init__(self, *, actor_id: int, document_ids: dict[str, int]):
         self.actor_id = actor_id
+        self.establishment_id = establishments.default_establishment().pk
         self.document_ids = document_ids
         self.build = {model: _Builder(model) for model in (Identity, InsMatricule, DocumentCheck, SyntheticLabel)}
 
@@ -79,7 +80,7 @@ class _Rows:
             ins_matricule=record.ins_matricule, ins_oid=record.ins_oid, channel=record.channel,
             last_insi_call_at=record.insi_at, last_verified_at=record.insi_at, validated_at=record.validated_at,
             created_at=record.created_at, updated_at=record.updated_at,
-            created_by_id=self.actor_id, updated_by_id=self.actor_id,
+            created_by_id=self.actor_id, updated_by_id=self.actor_id, establishment_id=self.establishment_id,
         )
         identity.refresh_search_keys()  # bulk writes skip save(), which keeps them
         return identity

@@ -30,6 +30,7 @@ PERIODIC = (
     Periodic("Relance des messages HL7 en attente", "identities.tasks.sweep_outbox", every_seconds=60),
     Periodic("Mise à jour nocturne des files de la CIV", "identities.tasks.refresh_worklists", crontab={"minute": "0", "hour": "1"}),
     Periodic("Suppression des PDF d'étiquettes anciens", "identities.documents.purge_label_jobs", crontab={"minute": "15"}),
+    Periodic("Regroupement des décomptes du tableau de bord", "identities.tasks.compact_identity_tally", every_seconds=900),
 )
 
 DAILY_AT_2 = {"minute": "0", "hour": "2"}

@@ -1,116 +1,216 @@
-"""The dashboard's figures on a known set of identities, and who may read them."""
-from datetime import datetime, timedelta
+"""The dashboard's figures on a base whose counts are known, per establishment and against the previous period;
+its exports (a real PDF, CSV tables) without personal data; who may read it."""
+import csv
+import io
+from datetime import date
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from pypdf import PdfReader
 
-from identities.core import services, worklists
-from identities.core.matricule import NIA_OID
-from identities.core.models import Identity, IdentityEvent, Status, WorklistItem
-from identities.portal import dashboard
-from tests import factories
+from identities.core import establishments
+from identities.core.models import Establishment, Identity, Status
+from identities.portal import dashboard, dashboard_report
+from identities.portal.models import IdentityTally
+from identities.portal.tally import tally_compact
 from tests.identities.portal.client import logged_in
+from tests.identities.portal.dashboard_base import MATRICULES, NAMES, PERIOD, at, known_base, north, north_desk  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("birthplaces")
 
 
-def _mid_month(start):
-    return timezone.make_aware(datetime(start.year, start.month, 15, 12), timezone.get_current_timezone())
+def _values(rows):
+    return {row.code: (row.values[0].current, row.values[0].previous) for row in rows}
 
 
-@pytest.fixture
-def known_base(front_desk, civ_member):
-    """Seven active identities: 2 QUAL (one NIR, one NIA), 1 RECUP, 1 VALI, 3 PROV (one doubtful, one fictitious).
-
-    Two of the qualified ones were created two months ago; the second became QUAL last month.
-    """
-    now = timezone.now()
-    before_last, last, _current = dashboard._month_starts(now, 3)
-    q1 = factories.qualified(front_desk, birth_name="QUALNIR")
-    q2 = factories.identity(front_desk, birth_name="QUALNIA")
-    factories.check_passport(front_desk, q2)
-    services.identity_apply_insi_result(
-        actor=front_desk, identity_id=q2.pk, result=factories.insi_result(q2, matricule="1790263220456", oid=NIA_OID)
-    )
-    factories.recovered(front_desk, matricule13="2850875056789", birth_name="RECUPEREE")
-    factories.check_passport(front_desk, factories.identity(front_desk, birth_name="VALIDEE"))
-    factories.identity(front_desk, birth_name="CARTEVITALE", channel="CV")
-    doubtful = factories.identity(front_desk, birth_name="DOUTEUSE")
-    services.identity_set_attribute(actor=civ_member, identity_id=doubtful.pk, attribute="DOUT", value=True, reason="doute")
-    fictitious = factories.identity(front_desk, birth_name="FICTIVE")
-    services.identity_set_attribute(actor=civ_member, identity_id=fictitious.pk, attribute="FICT", value=True, reason="VIP")
-    merged = factories.identity(front_desk, birth_name="FUSIONNEE")
-    Identity.objects.filter(pk=merged.pk).update(is_active=False)  # what a merge does; merges come later
-
-    # Move the past into place (the audit trail is what the monthly curve is read from).
-    Identity.objects.filter(pk__in=[q1.pk, q2.pk]).update(created_at=_mid_month(before_last))
-    IdentityEvent.objects.filter(identity__in=[q1, q2]).update(at=_mid_month(before_last))
-    IdentityEvent.objects.filter(identity=q2, to_status=Status.QUAL).update(at=_mid_month(last))
-
-    worklists.worklists_sync(actor=civ_member)
-    WorklistItem.objects.filter(kind=WorklistItem.Kind.DOUBTFUL).update(opened_at=now - timedelta(days=40))
-    return now
+def test_identities_belong_to_their_creators_establishment(known_base, north):
+    default = establishments.default_establishment()
+    assert {key: identity.establishment_id for key, identity in known_base.items()} == {
+        "a": default.pk, "b": default.pk, "c": default.pk, "d": default.pk, "e": default.pk, "f": north.pk, "g": north.pk,
+    }
 
 
-def test_the_counts_by_status_attribute_and_channel(known_base):
-    figures = dashboard.dashboard_figures(months=3, now=known_base)
-    assert figures.active == 7
-    assert {share.code: share.count for share in figures.by_status} == {"PROV": 3, "RECUP": 1, "VALI": 1, "QUAL": 2}
-    assert {share.code: share.count for share in figures.by_attribute} == {"DOUT": 1, "FICT": 1, "HOMA": 0}
-    channels = {share.code: share.count for share in figures.by_channel}
-    assert (channels["CV"], channels["SM"], channels["INSI"]) == (1, 6, 0)
+def test_the_stocks_at_the_end_of_the_period_and_of_the_previous_one(known_base):
+    figures = dashboard.dashboard_figures(period=PERIOD)
+    assert figures.previous == dashboard.Period(date(2026, 8, 31), date(2026, 9, 30))
+    assert figures.kpis["active"] == dashboard.Compared(5, 3)
+    assert _values(figures.by_status) == {"PROV": (2, 2), "RECUP": (0, 0), "VALI": (1, 0), "QUAL": (2, 1)}
+    assert figures.kpis["qualification_rate"] == dashboard.Compared(40.0, 33.3)
+    assert figures.kpis["qualification_rate"].change == 6.7
+    assert figures.kpis["nia_share"] == dashboard.Compared(50.0, 0.0)
+    assert _values(figures.by_attribute) == {"DOUT": (1, 0), "FICT": (0, 0), "HOMA": (0, 0)}
+    assert _values(figures.by_channel)["CV"] == (1, 0)
+    assert figures.kpis["created"] == dashboard.Compared(3, 3)
 
 
-def test_the_qualification_rate_and_the_share_of_nia(known_base):
-    figures = dashboard.dashboard_figures(months=3, now=known_base)
-    assert figures.qualification_rate == 28.6  # 2 / 7
-    assert (figures.nia, figures.with_ins, figures.nia_share) == (1, 3, 33.3)
+def test_the_establishment_filter(known_base, north):
+    default = establishments.default_establishment()
+    of_default = dashboard.dashboard_figures(period=PERIOD, establishment_id=default.pk)
+    assert (of_default.kpis["active"], of_default.kpis["qualification_rate"]) == (
+        dashboard.Compared(3, 2), dashboard.Compared(66.7, 50.0))
+    assert of_default.kpis["created"] == dashboard.Compared(2, 2)
+    of_north = dashboard.dashboard_figures(period=PERIOD, establishment_id=north.pk)
+    assert _values(of_north.by_status) == {"PROV": (1, 1), "RECUP": (0, 0), "VALI": (1, 0), "QUAL": (0, 0)}
+    assert of_north.kpis["qualification_rate"] == dashboard.Compared(0.0, 0.0)
+    assert _values(of_north.insi)["verified_ko"] == (1, 0)
+    assert _values(of_north.insi)["search_fault"] == (0, 0)  # the call made before any identity belongs to none
+    assert of_north.kpis["verification_ko_rate"] == dashboard.Compared(100.0, None)
+    assert _values(of_north.duplicates) == {"found": (0, 0), "confirmed": (0, 0), "dismissed": (0, 0), "merged": (0, 1), "unmerged": (0, 0)}
+    assert _values(of_north.backlog)["PROV"] == (0, 1)
 
 
-def test_the_monthly_qualification_rate_is_walked_back_from_the_audit_trail(known_base):
-    points = dashboard.dashboard_figures(months=3, now=known_base).monthly
-    assert [(point.active, point.qualified) for point in points] == [(2, 1), (2, 2), (7, 2)]
-    assert [point.rate for point in points] == [50.0, 100.0, 28.6]
+def test_the_qualification_rate_day_by_day(known_base):
+    points = {point.day: (point.active, point.qualified, point.rate) for point in dashboard.dashboard_figures(period=PERIOD).series}
+    assert len(points) == 31
+    assert points[date(2026, 10, 1)] == (3, 1, 33.3)
+    assert points[date(2026, 10, 11)] == (5, 1, 20.0)
+    assert points[date(2026, 10, 12)] == (5, 2, 40.0)
+    assert points[date(2026, 10, 31)] == (5, 2, 40.0)
 
 
-def test_the_worklist_sizes_and_ages(known_base):
-    queues = {queue.kind: queue for queue in dashboard.dashboard_figures(months=3, now=known_base).queues}
-    assert queues["PROV"].open == 1 and queues["PROV"].under_a_week == 1
-    assert queues["DOUT"].open == 1 and queues["DOUT"].over_a_month == 1 and queues["DOUT"].oldest_age_days >= 40
-    assert queues["INSI_KO"].open == 0 and queues["INSI_KO"].oldest is None
+def test_a_long_period_is_drawn_month_by_month(known_base):
+    figures = dashboard.dashboard_figures(period=dashboard.Period(date(2026, 8, 15), date(2026, 11, 30)))
+    assert figures.monthly_series
+    assert [(point.day, point.active, point.qualified) for point in figures.series] == [
+        (date(2026, 8, 31), 0, 0), (date(2026, 9, 30), 3, 1), (date(2026, 10, 31), 5, 2), (date(2026, 11, 30), 6, 2),
+    ]
 
 
-def test_an_empty_base_shows_no_rate_rather_than_a_division_by_zero(db):
-    figures = dashboard.dashboard_figures(months=2)
-    assert (figures.active, figures.qualification_rate, figures.nia_share) == (0, None, None)
+def test_creations_and_the_anteriority_hits_reviewed(known_base):
+    figures = dashboard.dashboard_figures(period=PERIOD)
+    assert _values(figures.creations) == {"searched": (3, 3), "reviewed": (1, 0), "unreviewed": (2, 3)}
+    assert figures.kpis["unreviewed_share"] == dashboard.Compared(66.7, 100.0)
 
 
-def test_the_manager_reads_the_figures_in_french(known_base, manager):
-    page = logged_in(manager).get(reverse("admin:dashboard")).content.decode()
-    assert 'id="kpi-qualification">28,6 %' in page
-    assert 'id="kpi-nia">33,3 %' in page
-    assert "<polyline" in page and "http" not in page.split("<polyline")[1].split("</svg>")[0]
-    # The manager reads the queue sizes but is not sent into the queues.
-    assert "worklistitem" not in page.split('id="queues"')[1]
+def test_insi_outcomes_ko_rate_and_response_times(known_base):
+    figures = dashboard.dashboard_figures(period=PERIOD)
+    assert _values(figures.insi) == {
+        "found": (1, 1), "not_found": (1, 0), "several": (1, 0), "search_fault": (1, 0),
+        "verified_ok": (1, 1), "verified_ko": (1, 0), "verify_fault": (0, 0),
+    }
+    assert figures.kpis["verification_ko_rate"] == dashboard.Compared(50.0, 0.0)
+    assert _values(figures.insi_times) == {"p50": (300, 50), "p95": (1000, 150)}
 
 
-def test_the_cell_can_open_a_queue_from_the_dashboard(known_base, civ_member):
-    page = logged_in(civ_member).get(reverse("admin:dashboard")).content.decode()
-    assert reverse("admin:identities_worklistitem_changelist") + "?kind__exact=DOUT" in page
+def test_duplicates_merges_and_collisions(known_base):
+    figures = dashboard.dashboard_figures(period=PERIOD)
+    assert _values(figures.duplicates) == {"found": (2, 0), "confirmed": (1, 0), "dismissed": (1, 0), "merged": (1, 1), "unmerged": (0, 0)}
+    assert _values(figures.collisions) == {"flagged": (1, 0), "detected": (1, 0), "dismissed": (1, 0), "split": (0, 0)}
 
 
-def test_the_front_desk_has_no_dashboard(front_desk):
-    assert logged_in(front_desk).get(reverse("admin:dashboard")).status_code == 403
+def test_worklist_backlogs_and_ages(known_base):
+    figures = dashboard.dashboard_figures(period=PERIOD, now=at(1, 12))
+    assert _values(figures.backlog)["PROV"] == (1, 1)
+    assert _values(figures.backlog)["DPOT"] == (0, 0)
+    assert figures.kpis["backlog"] == dashboard.Compared(1, 1)
+    provisional = next(queue for queue in figures.queues if queue.kind == "PROV")
+    assert (provisional.open, provisional.under_a_week, provisional.week_to_month, provisional.over_a_month) == (1, 0, 0, 1)
 
 
-def test_identities_loaded_without_audit_events_count_as_qualified_since_their_creation(front_desk):
-    now = timezone.now()
-    before_last, last, _current = dashboard._month_starts(now, 3)
-    loaded = factories.qualified(front_desk, birth_name="IMPORTEE")
-    factories.identity(front_desk, birth_name="ANCIENNE")
-    IdentityEvent.objects.filter(identity=loaded).delete()  # as a bulk import leaves it
-    Identity.objects.filter(pk=loaded.pk).update(created_at=_mid_month(last))
-    Identity.objects.exclude(pk=loaded.pk).update(created_at=_mid_month(before_last))
-    points = dashboard.dashboard_figures(months=3, now=now).monthly
-    assert [(point.active, point.qualified) for point in points] == [(1, 0), (2, 1), (2, 1)]
+def test_the_counts_stay_exact_through_bulk_updates_and_the_folding(known_base):
+    def direct():
+        return {status: Identity.objects.filter(is_active=True, status=status).count() for status in Status.values}
+
+    Identity.objects.filter(status=Status.PROV).update(doubtful=False)  # a raw bulk write, no service
+    Identity.objects.filter(pk=known_base["e"].pk).update(is_active=False)
+    today = timezone.localdate()
+    before = IdentityTally.objects.count()
+    tally_compact()
+    assert IdentityTally.objects.count() < before
+    figures = dashboard.dashboard_figures(period=dashboard.Period(today, today))
+    assert {row.code: row.values[0].current for row in figures.by_status} == direct()
+    assert _values(figures.by_attribute)["DOUT"][0] == 0
+
+
+# --- The screen, the exports, who may see them ---
+
+def _query(**extra):
+    return {"du": PERIOD.start.isoformat(), "au": PERIOD.end.isoformat(), **extra}
+
+
+def test_the_manager_reads_the_filtered_dashboard_in_french(known_base, manager, north):
+    response = logged_in(manager).get(reverse("admin:dashboard"), _query(etablissement=north.pk))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Taux de qualification" in page and "période précédente" in page
+    assert "Période du 01/10/2026 au 31/10/2026, comparée à la période précédente du 31/08/2026 au 30/09/2026." in page
+    assert "<svg" in page and "<script" not in page.split("<div id=\"content-main\">")[1]
+    for name in NAMES:
+        assert name not in page
+
+
+def test_a_wrong_period_is_said_and_nothing_breaks(manager):
+    response = logged_in(manager).get(reverse("admin:dashboard"), {"du": "2026-10-31", "au": "2026-10-01"})
+    assert response.status_code == 200
+    assert "La fin de la période doit suivre son début." in response.content.decode()
+    response = logged_in(manager).get(reverse("admin:dashboard"), {"du": "31 octobre", "etablissement": "999"})
+    assert response.status_code == 200
+    assert "Saisissez une date valide." in response.content.decode()
+
+
+def test_the_pdf_export_holds_the_figures_and_no_personal_data(known_base, manager):
+    response = logged_in(manager).get(reverse("admin:dashboard_pdf"), _query())
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(response.content))
+    text = " ".join(page.extract_text() for page in reader.pages).replace("\xa0", " ").replace("\u202f", " ")
+    assert "Tableau de bord de l'identitovigilance" in text
+    assert "40,0 %" in text and "33,3 %" in text  # qualification rate, period and previous
+    assert "66,7 %" in text  # creations without an anteriority hit to review
+    assert "50,0 %" in text  # verification KO rate
+    assert "1 000" in text  # INSi p95 (ms)
+    for name in NAMES:
+        assert name not in text
+    for matricule in MATRICULES:
+        assert matricule not in text and matricule not in response.content.decode("latin-1")
+
+
+def test_each_table_exports_as_csv_without_personal_data(known_base, manager):
+    client = logged_in(manager)
+    for table in dashboard_report.tables(dashboard.dashboard_figures(period=PERIOD)):
+        response = client.get(reverse("admin:dashboard_csv", args=[table.slug]), _query())
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        content = response.content.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(content), delimiter=";"))
+        assert rows[0] == table.columns
+        for name in (*NAMES, *MATRICULES):
+            assert name not in content
+    rows = list(csv.reader(io.StringIO(client.get(reverse("admin:dashboard_csv", args=["statuts"]), _query())
+                                       .content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["Indicateur", "du 01/10/2026 au 31/10/2026", "du 31/08/2026 au 30/09/2026", "Évolution",
+                       "Part (du 01/10/2026 au 31/10/2026)", "Part (du 31/08/2026 au 30/09/2026)"]
+    assert rows[4] == ["Identité qualifiée", "2", "1", "1", "40,0", "33,3"]
+    assert client.get(reverse("admin:dashboard_csv", args=["inconnu"])).status_code == 404
+
+
+@pytest.mark.parametrize("persona", ["manager", "civ_member", "civ_referent", "administrator"])
+def test_who_reads_the_dashboard_and_its_exports(request, persona):
+    client = logged_in(request.getfixturevalue(persona))
+    for url in (reverse("admin:dashboard"), reverse("admin:dashboard_pdf"), reverse("admin:dashboard_csv", args=["statuts"])):
+        assert client.get(url).status_code == 200
+
+
+def test_the_front_desk_has_neither_the_dashboard_nor_its_exports(front_desk):
+    client = logged_in(front_desk)
+    for url in (reverse("admin:dashboard"), reverse("admin:dashboard_pdf"), reverse("admin:dashboard_csv", args=["statuts"])):
+        assert client.get(url).status_code == 403
+
+
+def test_only_the_administrator_manages_establishments(manager, civ_referent, administrator):
+    url = reverse("admin:identities_establishment_changelist")
+    assert logged_in(manager).get(url).status_code == 403
+    assert logged_in(civ_referent).get(url).status_code == 403
+    admin = logged_in(administrator)
+    assert admin.get(url).status_code == 200
+    response = admin.post(reverse("admin:identities_establishment_add"),
+                          {"code": "sud", "name": "Site Sud", "finess": "A12345678", "is_default": "on"})
+    assert response.status_code == 302
+    assert list(Establishment.objects.filter(is_default=True).values_list("code", flat=True)) == ["sud"]
+    response = admin.post(reverse("admin:identities_establishment_add"), {"code": "est", "name": "Site Est", "finess": "12"})
+    assert response.status_code == 200 and "9 caractères" in response.content.decode()
+    south = Establishment.objects.get(code="sud")
+    response = admin.post(reverse("admin:identities_establishment_change", args=[south.pk]),
+                          {"code": "sud", "name": "Site Sud", "finess": ""})
+    assert response.status_code == 200 and "Désignez un autre établissement par défaut" in response.content.decode()
+    assert Establishment.objects.get(code="sud").is_default

@@ -332,5 +332,8 @@ def test_a_verification_ko_is_counted_on_the_dashboard(insi, front_desk, civ_mem
 
     page = logged_in(civ_member).get(reverse("admin:dashboard")).content.decode()
 
-    row = re.search(r'<tr id="queue-INSI_KO">(.*?)</tr>', page, re.S).group(1)
-    assert "Échecs de vérification INSi" in row and '<td class="ins-number">1</td>' in row
+    ages = re.search(r'<table class="ins-dashboard-table" id="table-anciennete">(.*?)</table>', page, re.S).group(1)
+    row = re.search(r'<tr><th scope="row">Échecs de vérification INSi</th>(.*?)</tr>', ages, re.S).group(1)
+    assert row.startswith('<td class="ins-number">1</td>')
+    outcomes = re.search(r'id="table-insi">(.*?)</table>', page, re.S).group(1)
+    assert re.search(r'Vérification : INS non confirmé \(KO\)</th><td class="ins-number">1</td>', outcomes)
