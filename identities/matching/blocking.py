@@ -13,12 +13,16 @@ from identities.matching.table import Table, stable_hash
 # Each family survives a class of desk errors, so a pair with one or two errors still shares at
 # least one key (traits it holds → errors it survives). "{month|day}" is two keys, one with the
 # month, one with the day, untagged: a day/month swap shares both, a 00 day or month against a
-# full date shares one, an error in the day or in the month leaves one whole.
-#   NY  name core + year + {month|day}          → any given-name error with a day or month error
+# full date shares one, an error in the day or in the month leaves one whole. "months" is the
+# month, or for a year-only date (00/00/YYYY) each of the twelve: the few such records get twelve
+# keys where others get one, so they meet every date of their year and groups stay small.
+#   NY  name core + year + {months|day}         → any given-name error with a day or month error
+#                                                 (or a year-only date)
 #   NG  name core + first given + {month|day}   → a year typo with a day or month error (or a swap)
 #   NA  name core + first given + year          → a 00 day and month against a full date
 #   NM  name core + month and day               → a year typo with a given-name error
-#   GM  first given + year + {month|day} + name fragment → a name typo with a day or month error
+#   GM  first given + year + {months|day} + name fragment → a name typo with a day or month error
+#                                                          (or a year-only date)
 #   GY  first given + month and day + name fragment      → a name typo with a year typo
 #   DN  date (as typed, 00 parts kept) + name fragment   → a name typo with any given-name error
 # A name fragment is a piece of the name (particle kept) that one letter replaced, dropped, added or two
@@ -29,20 +33,21 @@ from identities.matching.table import Table, stable_hash
 # used name typed as birth name (and the reverse) still meets. No key needs sex or birthplace:
 # the desk search may leave them blank.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("NY", ("core", "year", "month")),
+    ("NY", ("core", "year", "months")),
     ("NY", ("core", "year", "day")),
     ("NG", ("core", "first", "month")),
     ("NG", ("core", "first", "day")),
     ("NA", ("core", "first", "year")),
     ("NM", ("core", "mmdd")),
-    ("GM", ("first", "year", "month", "fragment")),
+    ("GM", ("first", "year", "months", "fragment")),
     ("GM", ("first", "year", "day", "fragment")),
     ("GY", ("first", "mmdd", "fragment")),
     ("DN", ("date8", "fragment")),
 )
 _PER_NAME = {"core", "sound", "fragment"}  # components given once for the birth name, once for the used name
-_NUMBERS = {"year", "month", "day", "mmdd", "date8"}
-_WIDTH = {"year": 4, "month": 2, "day": 2, "mmdd": 4, "date8": 8}
+_NUMBERS = {"year", "month", "months", "day", "mmdd", "date8"}
+_WIDTH = {"year": 4, "month": 2, "months": 2, "day": 2, "mmdd": 4, "date8": 8}
+_MONTHS = tuple(range(1, 13))
 
 
 def fragments(core: str) -> tuple[str, ...]:
@@ -74,7 +79,8 @@ def _components(record: Record) -> tuple[list[dict], dict[str, str]]:
     numbers = {"year": year, "month": month, "day": day, "mmdd": month * 100 + day if month and day else 0,
                "date8": year * 10_000 + month * 100 + day if year else 0}
     common = {key: f"{value:0{_WIDTH[key]}d}" if value else "" for key, value in numbers.items()}
-    common |= {"first": first, "first_sound": phonetic(first)}
+    common |= {"first": first, "first_sound": phonetic(first),
+               "months": common["month"] or (tuple(f"{m:02d}" for m in _MONTHS) if year and not day else "")}
     sides = []
     for value in (record.birth_name, record.used_name):
         core = name_core(value) if value else ""
@@ -134,9 +140,11 @@ def family_codes(table: Table) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     common = {"first": lambda: h[table.g1], "first_sound": lambda: h[table.first_sound],
               # a date is no key without its year
               "date8": lambda: np.where(table.year > 0, table.date8, 0).astype(np.uint64),
-              **{name: lambda name=name: table.cols[name].astype(np.uint64) for name in _NUMBERS - {"date8"}}}
+              "months": lambda: table.month.astype(np.uint64),
+              **{name: lambda name=name: table.cols[name].astype(np.uint64) for name in _NUMBERS - {"date8", "months"}}}
     everyone = {"present": lambda: np.ones(n, dtype=bool)}
     rows = np.arange(n, dtype=np.int32)
+    year_only = (table.year > 0) & (table.month == 0) & (table.day == 0)
     for family in dict.fromkeys(name for name, _parts in FAMILIES):
         codes, owners = [], []
         for parts in (parts for name, parts in FAMILIES if name == family):
@@ -149,6 +157,17 @@ def family_codes(table: Table) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
                         present &= word != 0
                     codes.append(_mix(np.uint64(stable_hash(family)), [word[present] for word in words]).astype(np.int64))
                     owners.append(rows[present])
+                    if "months" in parts:  # a year-only date: one key per month
+                        k = parts.index("months")
+                        only = side["present"]() & year_only
+                        for j, word in enumerate(words):
+                            if j != k:
+                                only &= word != 0
+                        for month in _MONTHS:
+                            fixed = [np.full(int(only.sum()), month, dtype=np.uint64) if j == k else word[only]
+                                     for j, word in enumerate(words)]
+                            codes.append(_mix(np.uint64(stable_hash(family)), fixed).astype(np.int64))
+                            owners.append(rows[only])
                     del words, present
         yield family, np.concatenate(codes), np.concatenate(owners)
 

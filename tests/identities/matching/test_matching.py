@@ -118,6 +118,10 @@ TWO_ERRORS = {  # two errors at once on someone without a used name (that name w
                                               birth_date="1962-03-11"),
     "year_typo_and_day_off": dict(birth_date="1963-03-13"),
     "first_letter_of_a_short_name_and_day_off": dict(birth_name="VIDAL", birth_date="1962-03-13"),
+    # A year-only date (00/00/YYYY) has no day or month for the keys: its twelve months stand in.
+    "name_typo_and_year_only_date": dict(birth_name="BERNRAD", birth_date="1962-00-00"),
+    "given_name_typo_and_year_only_date": dict(birth_given_names="CLAIRA MARIE", first_birth_given_name="CLAIRA",
+                                               birth_date="1962-00-00"),
 }
 
 
