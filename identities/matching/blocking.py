@@ -123,10 +123,13 @@ def _mix(seed, words: list[np.ndarray]) -> np.ndarray:
 
 
 def family_codes(table: Table) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(family, codes, rows) one family at a time (both name sides, every fragment, both GM entries).
+    """(family, codes, rows) one family at a time (both name sides, both GM entries), a family
+    with a name fragment once per kind of fragment.
 
     The same numbers ``key_code`` gives; produced per family so a run over a large base never
-    holds every key of every identity at once (a key is only ever shared within its family).
+    holds every key of every identity at once (a key is only ever shared within its family, and
+    two kinds of fragment never give the same key: ``BE*``, ``*RD``, ``B*D``, ``BER*``, ``*ARD``
+    differ in shape). At 1,000,000 the GM family alone held 12 million codes in one piece.
     """
     h = table.hashes
     fragment = _fragment_hashes(table)
@@ -145,11 +148,12 @@ def family_codes(table: Table) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     everyone = {"present": lambda: np.ones(n, dtype=bool)}
     rows = np.arange(n, dtype=np.int32)
     year_only = (table.year > 0) & (table.month == 0) & (table.day == 0)
-    for family in dict.fromkeys(name for name, _parts in FAMILIES):
+    for family, piece in _pieces():
         codes, owners = [], []
         for parts in (parts for name, parts in FAMILIES if name == family):
             for side in (sides if _PER_NAME & set(parts) else [everyone]):
-                options = [side[part] if part in _PER_NAME else common[part] for part in parts]
+                options = [(side[part][piece],) if part == "fragment" else side[part] if part in _PER_NAME else common[part]
+                           for part in parts]
                 for makers in itertools.product(*(o if isinstance(o, tuple) else (o,) for o in options)):
                     words = [make() for make in makers]
                     present = side["present"]()
@@ -170,6 +174,15 @@ def family_codes(table: Table) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
                             owners.append(rows[only])
                     del words, present
         yield family, np.concatenate(codes), np.concatenate(owners)
+
+
+def _pieces() -> Iterator[tuple[str, int | None]]:
+    """(family, kind of fragment or None) in the order ``family_codes`` yields them."""
+    for family in dict.fromkeys(name for name, _parts in FAMILIES):
+        if any("fragment" in parts for name, parts in FAMILIES if name == family):
+            yield from ((family, piece) for piece in range(len(fragments("A"))))
+        else:
+            yield family, None
 
 
 def _fragment_hashes(table: Table) -> tuple[np.ndarray, ...]:

@@ -65,7 +65,7 @@ _NAME_COLS = ("key", "core", "sound", "search")
 _GIVEN_COLS = ("gall", "gsorted", "g1", "g2", "g3", "gcount", "first_sound")
 _DATE_COLS = ("year", "month", "day", "ordinal")
 # One column per stored trait: what a record holds, before any normal form is worked out.
-_RAW = ("birth_name", "used_name", "given", "birth_date", "birthplace_code", "first_given", "sex", "ins")
+_RAW = ("birth_name", "used_name", "given", "birth_date", "birthplace_code", "first_given", "sex")
 
 
 def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
@@ -85,14 +85,17 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
     indexes: list[dict[str, int]] = [{} for _ in _RAW]
     rows = [array("i") for _ in _RAW]
     steps = [(index.setdefault, column.append, index) for index, column in zip(indexes, rows)]
-    add_id = ids.append
+    # Matricules are nearly all distinct and only compared for equality: kept as numbers (a
+    # dictionary of 700,000 strings was the largest object of a 1,000,000-row run).
+    matricules, odd = array("q"), {}
+    add_id, add_ins = ids.append, matricules.append
     for r in records:
         add_id(r.id)
         for (seen, append, index), value in zip(steps, (
                 r.birth_name, r.used_name or "", r.birth_given_names or r.first_birth_given_name, r.birth_date,
-                r.birthplace_code, r.first_birth_given_name or first_token(r.birth_given_names), r.sex,
-                r.ins_matricule or "")):
+                r.birthplace_code, r.first_birth_given_name or first_token(r.birth_given_names), r.sex)):
             append(seen(value, len(index)))
+        add_ins(_matricule_number(r.ins_matricule, odd))
     raw = {column: (np.frombuffer(row, dtype=np.int32), list(index)) for column, row, index in zip(_RAW, rows, indexes)}
     del indexes, steps
     vocab = Vocabulary()
@@ -134,12 +137,10 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
            ("place", "dept", "postal"))
     spread("first_given", lambda v: (vocab(homonym_first_given(v)),), ("ghom",))
     spread("sex", lambda v: (_SEX.get(v, 0),), ("sex",))
-    # The matricule is only ever compared for equality: its distinct row (0 for none), no vocabulary entry.
-    rows, distinct = raw.pop("ins")
-    ins = np.arange(1, len(distinct) + 1, dtype=np.int32)
-    if "" in distinct:
-        ins[distinct.index("")] = 0
-    cols["ins"] = ins[rows]
+    # The matricule is only ever compared for equality: a number of its own (0 for none), no vocabulary entry.
+    numbers = np.frombuffer(matricules, dtype=np.int64)
+    _distinct, ins = np.unique(numbers, return_inverse=True)
+    cols["ins"] = np.where(numbers == 0, 0, ins.reshape(-1) + 1).astype(np.int32)
     cols["sex"] = cols["sex"].astype(np.int8)
     cols["postal"] = cols["postal"].astype(bool)
     cols["mmdd"] = np.where((cols["month"] > 0) & (cols["day"] > 0), cols["month"] * 100 + cols["day"], 0).astype(np.int32)
@@ -148,6 +149,16 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
     cols["digits"] = ((cols["date8"][:, None] // 10 ** np.arange(7, -1, -1, dtype=np.int32)) % 10).astype(np.int8)
     strings, hashes = vocab.arrays()
     return Table(records=records if keep_records else None, ids=np.array(ids), strings=strings, hashes=hashes, cols=cols)
+
+
+def _matricule_number(value: str | None, odd: dict[str, int]) -> int:
+    """A matricule as one exact number: its 15 digits, or for one that is not all digits (a
+    Corsican 2A/2B NIR) a negative number of its own; 0 for none."""
+    if not value:
+        return 0
+    if value.isdigit() and len(value) <= 18:
+        return int(value) + 1  # + 1: a matricule of zeros is not "none"
+    return -odd.setdefault(value, len(odd) + 1)
 
 
 def first_token(given_names: str) -> str:
