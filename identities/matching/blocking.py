@@ -25,6 +25,7 @@ from identities.matching.table import Table, stable_hash
 #                                                          (or a year-only date)
 #   GY  first given + month and day + name fragment      → a name typo with a year typo
 #   DN  date (as typed, 00 parts kept) + name fragment   → a name typo with any given-name error
+#   IN  a matricule INS (its own, or one INSi reported for it) → the same INS whatever the traits
 # A name fragment is a piece of the name (particle kept) that one letter replaced, dropped, added or two
 # swapped leaves whole in one of its keys (see ``fragments``). Every key holds a name (or a
 # fragment of it) and most of a date: a key holding only a first given name and part of a date,
@@ -43,6 +44,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("GM", ("first", "year", "day", "fragment")),
     ("GY", ("first", "mmdd", "fragment")),
     ("DN", ("date8", "fragment")),
+    ("IN", ("ins",)),
 )
 _PER_NAME = {"core", "sound", "fragment"}  # components given once for the birth name, once for the used name
 _NUMBERS = {"year", "month", "months", "day", "mmdd", "date8"}
@@ -79,7 +81,7 @@ def _components(record: Record) -> tuple[list[dict], dict[str, str]]:
     numbers = {"year": year, "month": month, "day": day, "mmdd": month * 100 + day if month and day else 0,
                "date8": year * 10_000 + month * 100 + day if year else 0}
     common = {key: f"{value:0{_WIDTH[key]}d}" if value else "" for key, value in numbers.items()}
-    common |= {"first": first, "first_sound": phonetic(first),
+    common |= {"first": first, "first_sound": phonetic(first), "ins": tuple(sorted(record.matricules())) or "",
                "months": common["month"] or (tuple(f"{m:02d}" for m in _MONTHS) if year and not day else "")}
     sides = []
     for value in (record.birth_name, record.used_name):
@@ -149,6 +151,12 @@ def family_codes(table: Table) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     rows = np.arange(n, dtype=np.int32)
     year_only = (table.year > 0) & (table.month == 0) & (table.day == 0)
     for family, piece in _pieces():
+        if family == "IN":  # one key per matricule: the record's own, and those INSi reported for it
+            own = np.flatnonzero(table.ins_key != 0).astype(np.int32)
+            report_rows, report_keys = table.reported
+            words = np.concatenate([table.ins_key[own], report_keys])
+            yield family, _mix(np.uint64(stable_hash(family)), [words]).astype(np.int64), np.concatenate([own, report_rows])
+            continue
         codes, owners = [], []
         for parts in (parts for name, parts in FAMILIES if name == family):
             for side in (sides if _PER_NAME & set(parts) else [everyone]):

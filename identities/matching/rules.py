@@ -59,9 +59,11 @@ def facts(t: Table, c: Comparison) -> Facts:
     a, b = c.left, c.right
     ins_a, ins_b = t.ins[a], t.ins[b]
     # INS knowledge beats any score: one matricule on two records is one person (an INS
-    # collision to merge); two matricules are two people, whatever their traits say.
-    same_ins = (ins_a > 0) & (ins_a == ins_b)
-    different_ins = (ins_a > 0) & (ins_b > 0) & (ins_a != ins_b)
+    # collision to merge), be it one's own and one INSi reported for the other (a historical
+    # matricule); two matricules of their own, never reported for the other, are two people,
+    # whatever their traits say.
+    same_ins = (t.ins_group[a] > 0) & (t.ins_group[a] == t.ins_group[b])
+    different_ins = (ins_a > 0) & (ins_b > 0) & (ins_a != ins_b) & ~same_ins
     levels = c.levels
     # As precise as the queue it replaces: same names and date, and a sign of two people.
     # A code that looks like the postal code of the same department is a desk error, not a sign.

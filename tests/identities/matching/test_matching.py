@@ -200,6 +200,20 @@ def test_the_same_ins_on_two_identities_is_a_certain_duplicate_whatever_the_trai
     assert "collision INS" in lines[0]
 
 
+def test_a_matricule_insi_reported_for_another_identity_is_the_same_ins_whatever_the_traits(model, base):
+    # INSi gave b, as a historical matricule, the one a holds: one person, even under another
+    # name and date (no other key brings them together) and with a matricule of its own.
+    a = dataclasses.replace(ORIGINAL, id="a", ins_matricule="262036311300112")
+    b = Record(id="b", birth_name="LEFEBVRE", birth_given_names="ANNE", first_birth_given_name="ANNE",
+               birth_date="1971-07-24", sex="F", birthplace_code="75056", ins_matricule="262036311300215",
+               ins_reported=("262036311300112",))
+
+    kind, band, lines = _verdict(a, b, model, base)
+
+    assert (kind, band) == (DUPLICATE, "certain")
+    assert lines[0] == "matricule INS identique (262036311300112) : doublon certain (collision INS à fusionner)"
+
+
 def test_the_explanation_says_each_trait_in_french_with_its_weight(model, base):
     entered = dataclasses.replace(ORIGINAL, id="entered", birth_name="BERNRAD", birth_date="1962-12-03")
 
@@ -213,10 +227,11 @@ def test_the_explanation_says_each_trait_in_french_with_its_weight(model, base):
 
 
 def test_the_readable_keys_and_the_stored_codes_are_the_same_keys(base):
-    table = encode(base[:500])
+    records = [dataclasses.replace(r, ins_reported=(f"1{i:014d}",)) if i % 7 == 0 else r for i, r in enumerate(base[:500])]
+    table = encode(records)
     codes, rows = key_codes(table)
 
-    for row, record in enumerate(base[:500]):
+    for row, record in enumerate(records):
         assert {key_code(key) for key in blocking_keys(record)} == set(codes[rows == row].tolist())
 
 
