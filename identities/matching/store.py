@@ -219,7 +219,11 @@ def generated_model(size: int = 20_000, seed: int = 1) -> Model:
 
 def fingerprint(a: Record, b: Record) -> str:
     """Of both identities' traits: a dismissed pair is brought back only when one of them changes."""
+    # A matricule INSi reported for one of them counts too (it may make the pair the same INS);
+    # added only when there is one, so the fingerprints of pairs without any stay as they were.
     text = "|".join(
-        "\x1f".join(str(getattr(r, name) or "") for name in RECORD_FIELDS if name not in ("id", "ipp")) for r in sorted((a, b), key=lambda r: r.id)
+        "\x1f".join([str(getattr(r, name) or "") for name in RECORD_FIELDS if name not in ("id", "ipp")]
+                     + ([",".join(r.ins_reported)] if r.ins_reported else []))
+        for r in sorted((a, b), key=lambda r: r.id)
     )
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
