@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
 import numpy as np
@@ -21,17 +21,21 @@ ORIGINAL = Record(id="original", birth_name="BERNARD", used_name="DUPONT", birth
                   first_birth_given_name="CLAIRE", birth_date="1962-03-12", sex="F", birthplace_code="63113")
 
 
-def _base(size: int, seed: int) -> list[Record]:
+def _people(size: int, seed: int) -> list[synthetic.SyntheticIdentity]:
     rng = random.Random(seed)
     communes = sorted({f"{d:02d}{rng.randint(1, 700):03d}" for d in range(1, 96) if d != 20 for _ in range(20)})
     generator = synthetic.IdentityGenerator(
         seed=seed, communes=communes, countries=["99134", "99350"], documents=[("cni", True)], nir_oid="1.2.250.1.213.1.4.8",
         nia_oid="1.2.250.1.213.1.4.9", taken=set(), now=datetime(2026, 1, 1, tzinfo=timezone.utc),
     )
+    return list(generator.generate(size))
+
+
+def _base(size: int, seed: int) -> list[Record]:
     return [Record(id=i, birth_name=p.birth_name, used_name=p.used_name, birth_given_names=p.birth_given_names,
                    first_birth_given_name=p.first_birth_given_name, birth_date=p.birth_date, sex=p.sex,
                    birthplace_code=p.birthplace_code, ins_matricule=p.ins_matricule)
-            for i, p in enumerate(generator.generate(size))]
+            for i, p in enumerate(_people(size, seed))]
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +166,16 @@ def test_true_homonyms_go_to_the_homonym_queue_never_to_the_duplicates(differenc
 
     assert kind == HOMONYM and band == ""
     assert any("homonymes" in line for line in lines)
+
+
+def test_the_model_learns_the_share_of_pairs_that_are_one_person_without_labels(model):
+    # The "a priori" line of every explanation: the odds that two identities of the base are one
+    # person. Learnt without labels; the generator's labels (used here only) give the truth.
+    people = _people(20_000, seed=7)
+    copies = Counter(p.cluster for p in people if p.label in (synthetic.ORIGINAL, synthetic.DUPLICATE))
+    truth = sum(k * (k - 1) / 2 for k in copies.values()) / (len(people) * (len(people) - 1) / 2)
+
+    assert model.prior == pytest.approx(truth, rel=0.05)
 
 
 def test_twins_are_not_proposed_as_duplicates(model, base):
