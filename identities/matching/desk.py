@@ -27,7 +27,7 @@ def check_record(value: Record, *, exclude_id: int | None = None) -> list[Scored
 
 
 def check_identity(identity: Identity) -> list[ScoredPair]:
-    return check_record(store.record(identity), exclude_id=identity.pk)
+    return check_record(store.identity_record(identity), exclude_id=identity.pk)
 
 
 def creation_candidates(values: dict) -> list[Identity]:

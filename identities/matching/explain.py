@@ -79,7 +79,8 @@ def explain(a: Record, b: Record, levels, contributions, *, prior_weight: float,
     total = prior_weight + float(sum(float(x) for x in contributions))
     lines.append(f"a priori (deux identités de la base prises au hasard) : {french_number(prior_weight)}")
     if same_ins:
-        lines.insert(0, f"matricule INS identique ({a.ins_matricule}) : doublon certain (collision INS à fusionner)")
+        shared = ", ".join(sorted(a.matricules() & b.matricules())) or a.ins_matricule
+        lines.insert(0, f"matricule INS identique ({shared}) : doublon certain (collision INS à fusionner)")
     elif different_ins:
         lines.insert(0, "matricules INS différents : deux personnes, jamais un doublon")
     if twins:

@@ -15,10 +15,6 @@ _FLOOR = 1e-5
 # Levels whose agreement is adjusted for how common the agreeing value is (MARTIN < KERGUELEN).
 _TF_NAME = (Name.EXACT, Name.PARTICLE, Name.CROSS)
 _TF_GIVEN = (Given.EXACT, Given.PREFIX, Given.FIRST_SAME)
-# Traits no blocking key holds: their u among candidates is their u at random, and EM keeps it
-# there. Left free, at 1,000,000 the match class absorbed same-name relatives (place weight
-# "different" went from -9.5 bits to -0.1 and the prior odds from -23 to -19.5 bits).
-_UNBLOCKED = ("sex", "place")
 
 
 @dataclass
@@ -134,56 +130,51 @@ def sure_pairs(levels: np.ndarray) -> np.ndarray:
     return (np.isin(levels[:, 0], _TF_NAME) & np.isin(levels[:, 1], _TF_GIVEN) & (levels[:, 2] == Date.EXACT))
 
 
-def _initial(patterns: np.ndarray, counts: np.ndarray, sure: np.ndarray) -> tuple[dict[str, list[float]], float]:
+def _initial(patterns: np.ndarray, counts: np.ndarray, sure: np.ndarray, pairs: float) -> tuple[dict[str, list[float]], float]:
     """Where EM starts: m halfway between the level shares of the sure pairs and the geometric
-    start (so no level starts at zero), the match rate at the share of sure pairs.
-
-    Started at a fixed guess, EM settled at 1,000,000 on another split of the candidates (a
-    1-in-600 match rate, recall 0.21); started here it starts beside the right one.
+    start (so no level starts at zero), the match rate at the share of sure pairs among all pairs.
     """
     geometric = _geometric_m()
     if not counts[sure].sum():
-        return geometric, 0.01
+        return geometric, float(np.clip(counts.sum() / 100 / pairs, 1e-15, 0.5))
     m = {}
     for k, trait in enumerate(TRAITS):
         shares = np.bincount(patterns[sure, k], weights=counts[sure], minlength=len(LEVELS[trait]))
         m[trait] = (0.5 * shares / shares.sum() + 0.5 * np.asarray(geometric[trait])).tolist()
-    return m, float(np.clip(counts[sure].sum() / counts.sum(), 1e-4, 0.5))
+    return m, float(np.clip(counts[sure].sum() / pairs, 1e-15, 0.5))
 
 
-def estimate(t: Table, c: Comparison, *, u: dict[str, list[float]] | None = None, iterations: int = 60,
-             seed: int = 0) -> Model:
-    """Fit m and the prior by expectation–maximisation on the unlabelled candidate pairs; u from random pairs.
+def estimate(t: Table, c: Comparison, *, u: dict[str, list[float]] | None = None, ignore: np.ndarray | None = None,
+             iterations: int = 60, seed: int = 0) -> Model:
+    """Fit m and the match rate by expectation–maximisation over all pairs of the base; u from random pairs.
 
-    As Splink does, EM estimates u among candidates too but that u is thrown away: blocking
-    makes two people share a date or a name far more often than random pairs do, so the
-    candidates' u would understate every agreement (and with u held at its random value EM
-    explains every candidate as a match). Pairs are reduced to their distinct level patterns
-    first (a few thousand), so an iteration costs nothing and every candidate counts: no
-    sample is needed, the fit sees all of them for the price of ``np.unique``.
+    u is what two people share at random, and random pairs measure it (they are almost never one
+    person), so EM holds it there and fits m and the match rate of *all* n(n-1)/2 pairs: a pair
+    no key brings together is taken as two people (blocking keeps 98 % of true pairs), so only
+    the candidates need computing. The match rate is that of the base, not of the candidates:
+    fitted among candidates with u free (as Splink does per blocking rule), the match class
+    absorbed the people of one name born the same month of one year at 1,000,000 (prior −19.5
+    bits for a truth of −23.8, "same year" worth +4 bits, a different birthplace −0.1).
+    ``ignore`` marks pairs a rule decides whatever their score (INS, homonyms, twins): they
+    would teach m that true duplicates differ in birthplace or given names. Pairs are reduced
+    to their distinct level patterns first (a few thousand), so an iteration costs nothing and
+    every candidate counts.
     """
     u = u or estimate_u(t, seed=seed)
     sizes = [len(LEVELS[trait]) for trait in TRAITS]
-    patterns, counts = np.unique(c.levels.astype(np.int64), axis=0, return_counts=True)
+    levels = c.levels if ignore is None else c.levels[~ignore]
+    patterns, counts = np.unique(levels.astype(np.int64), axis=0, return_counts=True)
     counts = counts.astype(np.float64)
-    m, prior = _initial(patterns, counts, sure_pairs(patterns))
-    u_candidates = {trait: list(values) for trait, values in u.items()}
+    pairs = max(len(t) * (len(t) - 1) / 2, 1.0)
+    m, prior = _initial(patterns, counts, sure_pairs(patterns), pairs)
+    log_u = sum(np.log(np.clip(np.asarray(u[trait])[patterns[:, k]], _FLOOR, 1)) for k, trait in enumerate(TRAITS))
     for _ in range(iterations):
         log_m = sum(np.log(np.clip(np.asarray(m[trait])[patterns[:, k]], _FLOOR, 1)) for k, trait in enumerate(TRAITS))
-        log_u = sum(np.log(np.clip(np.asarray(u_candidates[trait])[patterns[:, k]], _FLOOR, 1)) for k, trait in enumerate(TRAITS))
-        match = prior * np.exp(log_m)
-        responsibility = match / (match + (1 - prior) * np.exp(log_u))
-        weighted = counts * responsibility
-        prior = float(np.clip(weighted.sum() / counts.sum(), 1e-6, 0.5))
+        odds = prior / (1 - prior) * np.exp(log_m - log_u)
+        weighted = counts * odds / (1 + odds)
+        prior = float(np.clip(weighted.sum() / pairs, 1e-15, 0.5))
         for k, trait in enumerate(TRAITS):
             per_level = np.bincount(patterns[:, k], weights=weighted, minlength=sizes[k]) + 1e-9
             m[trait] = (per_level / per_level.sum()).tolist()
-            if trait in _UNBLOCKED:
-                continue  # no key holds it: among candidates two people agree on it as at random
-            per_level = np.bincount(patterns[:, k], weights=counts - weighted, minlength=sizes[k]) + 1e-9
-            u_candidates[trait] = (per_level / per_level.sum()).tolist()
     frequencies, unseen = value_frequencies(t)
-    # From "share of candidates" to "share of all pairs of the base": the odds the weights add to.
-    pairs = max(len(t) * (len(t) - 1) / 2, 1.0)
-    population_prior = float(np.clip(prior * len(c.left) / pairs, 1e-15, 0.5))
-    return Model(m=m, u=u, prior=population_prior, frequencies=frequencies, unseen_frequency=unseen)
+    return Model(m=m, u=u, prior=prior, frequencies=frequencies, unseen_frequency=unseen)

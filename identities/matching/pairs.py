@@ -144,7 +144,7 @@ def worklist_detect_pairs(*, actor, identity_id: int | None = None) -> int:
 # --- The whole base, in parts ---
 
 def sweep_start(*, actor, parts: int | None = None, dispatch: bool = True, table: Table | None = None) -> SweepRun:
-    """Open a sweep: learn the model (EM on one part's candidate pairs), store it, queue the parts for the workers.
+    """Open a sweep: learn the model (EM on every candidate pair), store it, queue the parts for the workers.
 
     ``table``: the base already encoded by the caller (a sweep run in one process encodes it once).
     """
@@ -154,9 +154,10 @@ def sweep_start(*, actor, parts: int | None = None, dispatch: bool = True, table
         raise RuleViolation(_("le nombre de parties doit être au moins 1"), field="parts")
     table = table if table is not None else encode(store.active_records(), keep_records=False)
     if len(table) >= settings.MATCHING_ESTIMATE_FROM:
-        # One part's candidates are a fair sample of all of them (a hash range of keys) and EM
-        # needs no more: the parts then score with this model.
-        left, right, _skipped = candidate_pairs(table, parts=parts, part=0)
+        # Every candidate, not one part's: EM counts the match rate over all pairs of the base,
+        # taking the pairs it is not shown as two people, so one part's share of the candidates
+        # would divide the prior by about the number of parts. The parts then score with this model.
+        left, right, _skipped = candidate_pairs(table)
         stored = store.model_save(score(table, left, right, bands=store.bands()).model, identities=len(table))
     else:
         # Too few identities for EM to learn anything: the last model (generated identities' at first).

@@ -25,6 +25,13 @@ class Record:
     used_given_name: str = ""
     ins_matricule: str | None = None
     ipp: str = ""
+    # Other matricules INSi reported for this identity (historical ones, or an active one it
+    # no longer holds), still valid: one of them on another identity is the same INS.
+    ins_reported: tuple[str, ...] = ()
+
+    def matricules(self) -> set[str]:
+        """Every matricule that names this identity's person: its own and those INSi reported for it."""
+        return {m for m in (self.ins_matricule, *self.ins_reported) if m}
 
 
 # The caches serve the desk and the tests (one record at a time); a sweep works out each distinct

@@ -41,13 +41,29 @@ def same_names_and_date(t: Table, c: Comparison) -> np.ndarray:
     return names & (t.ghom[a] == t.ghom[b]) & (t.ghom[a] > 0) & (t.date8[a] == t.date8[b]) & (t.year[a] > 0)
 
 
-def decide(t: Table, c: Comparison, weight: np.ndarray, bands: Bands = Bands()) -> Decision:
+@dataclass
+class Facts:
+    """Per pair, what the INS, homonym and twin rules say whatever the score."""
+
+    same_ins: np.ndarray
+    different_ins: np.ndarray
+    homonym: np.ndarray
+    twins: np.ndarray
+
+    def decided(self) -> np.ndarray:
+        """Pairs a rule decides, so their score decides nothing (the model is not fitted on them)."""
+        return self.same_ins | self.different_ins | self.homonym | self.twins
+
+
+def facts(t: Table, c: Comparison) -> Facts:
     a, b = c.left, c.right
     ins_a, ins_b = t.ins[a], t.ins[b]
     # INS knowledge beats any score: one matricule on two records is one person (an INS
-    # collision to merge); two matricules are two people, whatever their traits say.
-    same_ins = (ins_a > 0) & (ins_a == ins_b)
-    different_ins = (ins_a > 0) & (ins_b > 0) & (ins_a != ins_b)
+    # collision to merge), be it one's own and one INSi reported for the other (a historical
+    # matricule); two matricules of their own, never reported for the other, are two people,
+    # whatever their traits say.
+    same_ins = (t.ins_group[a] > 0) & (t.ins_group[a] == t.ins_group[b])
+    different_ins = (ins_a > 0) & (ins_b > 0) & (ins_a != ins_b) & ~same_ins
     levels = c.levels
     # As precise as the queue it replaces: same names and date, and a sign of two people.
     # A code that looks like the postal code of the same department is a desk error, not a sign.
@@ -56,8 +72,13 @@ def decide(t: Table, c: Comparison, weight: np.ndarray, bands: Bands = Bands()) 
     # Twins (and siblings) share name, date and often birthplace; their given names have
     # nothing in common, which no desk error produces.
     twins = np.isin(levels[:, 0], (Name.EXACT, Name.PARTICLE, Name.CROSS)) & (levels[:, 2] == Date.EXACT) & (levels[:, 1] == Given.OTHER)
-    scored = ~different_ins & ~homonym & ~twins & (weight >= bands.possible)
-    duplicate = same_ins | scored
-    kind = np.where(duplicate, 1, np.where(homonym, 2, 0)).astype(np.int8)
-    band = np.where(same_ins, 1, np.where(duplicate & (weight >= bands.probable), 2, np.where(duplicate, 3, 0))).astype(np.int8)
-    return Decision(kind=kind, band=band, same_ins=same_ins, different_ins=different_ins, twins=twins)
+    return Facts(same_ins=same_ins, different_ins=different_ins, homonym=homonym, twins=twins)
+
+
+def decide(t: Table, c: Comparison, weight: np.ndarray, bands: Bands = Bands(), *, known: Facts | None = None) -> Decision:
+    f = known or facts(t, c)
+    scored = ~f.different_ins & ~f.homonym & ~f.twins & (weight >= bands.possible)
+    duplicate = f.same_ins | scored
+    kind = np.where(duplicate, 1, np.where(f.homonym, 2, 0)).astype(np.int8)
+    band = np.where(f.same_ins, 1, np.where(duplicate & (weight >= bands.probable), 2, np.where(duplicate, 3, 0))).astype(np.int8)
+    return Decision(kind=kind, band=band, same_ins=f.same_ins, different_ins=f.different_ins, twins=f.twins)

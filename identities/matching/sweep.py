@@ -11,7 +11,7 @@ from identities.matching.comparison import Comparison, compare
 from identities.matching.explain import explain
 from identities.matching.model import Model, estimate
 from identities.matching.records import Record
-from identities.matching.rules import BANDS, KINDS, Bands, Decision, decide
+from identities.matching.rules import BANDS, KINDS, Bands, Decision, decide, facts
 from identities.matching.table import Table, encode
 
 # A key shared by more identities than this says too little to compare them all (it would
@@ -128,11 +128,13 @@ def _group_pairs(codes: np.ndarray, rows: np.ndarray, max_group: int) -> tuple[t
 def score(table: Table, left: np.ndarray, right: np.ndarray, *, model: Model | None = None,
           bands: Bands = Bands(), skipped_groups: int = 0) -> Scored:
     comparison = compare(table, left, right)
-    model = model or estimate(table, comparison)
+    known = facts(table, comparison)
+    model = model or estimate(table, comparison, ignore=known.decided())
     contributions = model.contributions(table, comparison)
     weight = contributions.sum(axis=1) + model.prior_weight
     return Scored(table=table, comparison=comparison, contributions=contributions, weight=weight,
-                  decision=decide(table, comparison, weight, bands), model=model, skipped_groups=skipped_groups)
+                  decision=decide(table, comparison, weight, bands, known=known), model=model,
+                  skipped_groups=skipped_groups)
 
 
 def sweep(records: Iterable[Record], *, model: Model | None = None, bands: Bands = Bands(),

@@ -50,6 +50,8 @@ class Table:
     strings: np.ndarray  # vocabulary id → string (object array, for RapidFuzz)
     hashes: np.ndarray  # vocabulary id → stable hash (uint64)
     cols: dict[str, np.ndarray]
+    # (rows, stable hashes) of the matricules INSi reported for some records besides their own
+    reported: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint64))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -65,7 +67,7 @@ _NAME_COLS = ("key", "core", "sound", "search")
 _GIVEN_COLS = ("gall", "gsorted", "g1", "g2", "g3", "gcount", "first_sound")
 _DATE_COLS = ("year", "month", "day", "ordinal")
 # One column per stored trait: what a record holds, before any normal form is worked out.
-_RAW = ("birth_name", "used_name", "given", "birth_date", "birthplace_code", "first_given", "sex", "ins")
+_RAW = ("birth_name", "used_name", "given", "birth_date", "birthplace_code", "first_given", "sex")
 
 
 def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
@@ -85,14 +87,21 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
     indexes: list[dict[str, int]] = [{} for _ in _RAW]
     rows = [array("i") for _ in _RAW]
     steps = [(index.setdefault, column.append, index) for index, column in zip(indexes, rows)]
-    add_id = ids.append
+    # Matricules are nearly all distinct and only compared for equality: kept as numbers (a
+    # dictionary of 700,000 strings was the largest object of a 1,000,000-row run).
+    matricules, keys, odd = array("q"), array("Q"), {}
+    reported: list[tuple[int, str]] = []  # (row, matricule): few records have any
+    add_id, add_ins, add_key = ids.append, matricules.append, keys.append
     for r in records:
+        if r.ins_reported:
+            reported += [(len(ids), m) for m in r.ins_reported if m and m != r.ins_matricule]
         add_id(r.id)
         for (seen, append, index), value in zip(steps, (
                 r.birth_name, r.used_name or "", r.birth_given_names or r.first_birth_given_name, r.birth_date,
-                r.birthplace_code, r.first_birth_given_name or first_token(r.birth_given_names), r.sex,
-                r.ins_matricule or "")):
+                r.birthplace_code, r.first_birth_given_name or first_token(r.birth_given_names), r.sex)):
             append(seen(value, len(index)))
+        add_ins(_matricule_number(r.ins_matricule, odd))
+        add_key(stable_hash(r.ins_matricule or ""))
     raw = {column: (np.frombuffer(row, dtype=np.int32), list(index)) for column, row, index in zip(_RAW, rows, indexes)}
     del indexes, steps
     vocab = Vocabulary()
@@ -134,12 +143,14 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
            ("place", "dept", "postal"))
     spread("first_given", lambda v: (vocab(homonym_first_given(v)),), ("ghom",))
     spread("sex", lambda v: (_SEX.get(v, 0),), ("sex",))
-    # The matricule is only ever compared for equality: its distinct row (0 for none), no vocabulary entry.
-    rows, distinct = raw.pop("ins")
-    ins = np.arange(1, len(distinct) + 1, dtype=np.int32)
-    if "" in distinct:
-        ins[distinct.index("")] = 0
-    cols["ins"] = ins[rows]
+    # The matricule is only ever compared for equality: a number of its own (0 for none), no vocabulary entry.
+    numbers = np.frombuffer(matricules, dtype=np.int64)
+    cols["ins"] = _dense(numbers)
+    cols["ins_group"] = _dense(_same_ins_groups(numbers, [(row, _matricule_number(m, odd)) for row, m in reported]))
+    # The key of each record's own matricule (blocking: the same INS makes candidates whatever the traits).
+    cols["ins_key"] = np.frombuffer(keys, dtype=np.uint64)
+    report_rows = np.array([row for row, _m in reported], dtype=np.int32)
+    report_keys = np.fromiter((stable_hash(m) for _row, m in reported), dtype=np.uint64, count=len(reported))
     cols["sex"] = cols["sex"].astype(np.int8)
     cols["postal"] = cols["postal"].astype(bool)
     cols["mmdd"] = np.where((cols["month"] > 0) & (cols["day"] > 0), cols["month"] * 100 + cols["day"], 0).astype(np.int32)
@@ -147,7 +158,48 @@ def encode(records: Iterable[Record], *, keep_records: bool = True) -> Table:
     # The eight digits YYYYMMDD, for "one digit off" and "two digits swapped".
     cols["digits"] = ((cols["date8"][:, None] // 10 ** np.arange(7, -1, -1, dtype=np.int32)) % 10).astype(np.int8)
     strings, hashes = vocab.arrays()
-    return Table(records=records if keep_records else None, ids=np.array(ids), strings=strings, hashes=hashes, cols=cols)
+    return Table(records=records if keep_records else None, ids=np.array(ids), strings=strings, hashes=hashes, cols=cols,
+                 reported=(report_rows, report_keys))
+
+
+def _dense(numbers: np.ndarray) -> np.ndarray:
+    """Small ids for numbers compared for equality only (0 stays 0: none)."""
+    _distinct, ids = np.unique(numbers, return_inverse=True)
+    return np.where(numbers == 0, 0, ids.reshape(-1) + 1).astype(np.int32)
+
+
+def _same_ins_groups(own: np.ndarray, reported: list[tuple[int, int]]) -> np.ndarray:
+    """Per record, a number two records share when they share a matricule, their own or one INSi
+    reported for them (carried through: A holds X, B was reported X and Y, C holds Y)."""
+    groups = own.copy()
+    if not reported:
+        return groups
+    parent: dict[int, int] = {}  # non-root matricule number → its parent
+
+    def find(x: int) -> int:
+        while x in parent:
+            x = parent[x]
+        return x
+
+    for row, number in reported:
+        base = int(own[row]) or int(groups[row]) or number
+        groups[row] = base
+        a, b = find(base), find(number)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    hit = np.flatnonzero(np.isin(groups, np.fromiter(parent, dtype=np.int64, count=len(parent))))
+    groups[hit] = np.fromiter((find(int(x)) for x in groups[hit]), dtype=np.int64, count=len(hit))
+    return groups
+
+
+def _matricule_number(value: str | None, odd: dict[str, int]) -> int:
+    """A matricule as one exact number: its 15 digits, or for one that is not all digits (a
+    Corsican 2A/2B NIR) a negative number of its own; 0 for none."""
+    if not value:
+        return 0
+    if value.isdigit() and len(value) <= 18:
+        return int(value) + 1  # + 1: a matricule of zeros is not "none"
+    return -odd.setdefault(value, len(odd) + 1)
 
 
 def first_token(given_names: str) -> str:

@@ -112,6 +112,49 @@ def test_two_different_ins_are_never_paired_as_duplicates(front_desk, civ_member
     assert not WorklistItem.objects.filter(kind=Kind.DUPLICATE).exists()
 
 
+def _same_ins_through_the_register(front_desk):
+    """Two stored identities with the same INS: no two hold one matricule (it is unique), but INSi
+    reported for the second, as a historical matricule (INSHISTO), the one the first holds; nothing
+    else brings them together (other name, given name, date, place)."""
+    from identities.core.matricule import compute_key
+    from identities.core.models import InsMatricule
+
+    holder = factories.recovered(front_desk, "2800563220123", birth_name="BERNARD", birth_given_names="ALICE")
+    held = holder.ins_matricule
+    reported = factories.identity(front_desk, birth_name="DURAND", birth_given_names="SOPHIE", birth_date="1975-02-03",
+                                  birthplace_code="")
+    result = factories.insi_result(reported, matricule="2750263220456",
+                                   history=[services.InsiMatricule(matricule=held, oid=holder.ins_oid)])
+    services.identity_apply_insi_result(actor=front_desk, identity_id=reported.pk, result=result)
+    reported.refresh_from_db()
+    assert reported.ins_matricule == "2750263220456" + compute_key("2750263220456")
+    assert InsMatricule.objects.filter(identity=reported, matricule=held, kind=InsMatricule.Kind.HISTORICAL).exists()
+    return holder, reported
+
+
+def _certain_pair(holder, reported):
+    item = WorklistItem.objects.get(kind=Kind.DUPLICATE)
+    assert {item.identity_id, item.other_id} == {holder.pk, reported.pk}
+    assert (item.match.kind, item.match.band) == (MatchPair.Kind.INS_COLLISION, "certain")
+    assert item.match.explanation[0].startswith(f"matricule INS identique ({holder.ins_matricule}) : doublon certain")
+
+
+def test_the_same_ins_through_the_register_is_a_certain_duplicate_in_the_sweep(front_desk, civ_member):
+    holder, reported = _same_ins_through_the_register(front_desk)
+    WorklistItem.objects.filter(kind=Kind.DUPLICATE).delete()  # only what the sweep finds
+    pairs.worklist_detect_pairs(actor=civ_member)
+    _certain_pair(holder, reported)
+
+
+def test_the_same_ins_through_the_register_is_a_certain_duplicate_at_the_desk(front_desk, civ_member):
+    holder, reported = _same_ins_through_the_register(front_desk)
+    [found] = desk.check_identity(reported)
+    assert (found.right.id, found.band) == (holder.pk, "certain")
+    WorklistItem.objects.filter(kind=Kind.DUPLICATE).delete()
+    assert pairs.worklist_detect_pairs(actor=front_desk, identity_id=reported.pk) == 1
+    _certain_pair(holder, reported)
+
+
 def test_the_pair_page_explains_the_score_in_french_beside_the_comparison(front_desk, civ_member):
     factories.identity(front_desk, birth_name="MARTIN", birth_date="1962-03-12")
     factories.identity(front_desk, birth_name="MARTYN", birth_date="1962-12-03")

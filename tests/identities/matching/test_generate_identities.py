@@ -161,3 +161,21 @@ def test_the_generator_gives_the_same_people_for_the_same_seed():
 
     assert people(8) == people(8)
     assert people(8) != people(9)
+
+
+def test_a_day_and_month_swap_is_only_planted_where_the_swapped_date_exists():
+    # A desk cannot type 1987-27-03: the swap is planted only when the day is a month, else
+    # another error is drawn; every date stays one the desk form accepts, and the label says the truth.
+    generator = synthetic.IdentityGenerator(
+        seed=5, communes=["63220", "2A004", "75112"], countries=["99134"], documents=[("cni", True)],
+        nir_oid=matricule.NIR_OID, nia_oid=matricule.NIA_OID, taken=set(), now=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    people = list(generator.generate(20_000))
+    originals = {p.cluster: p for p in people if p.label == synthetic.ORIGINAL}
+    swapped = [p for p in people if p.deviations == ["jour_mois_inverses"]]
+    for person in people:
+        traits.parse_birth_date(person.birth_date)
+    assert len(swapped) >= 10
+    for copy in swapped:
+        year, month, day = originals[copy.cluster].birth_date.split("-")
+        assert copy.birth_date == f"{year}-{day}-{month}" and day != month
