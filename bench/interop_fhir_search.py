@@ -68,16 +68,16 @@ def _samples(connection) -> dict[str, str]:
         "SELECT ins_matricule, ins_oid FROM identities_identity WHERE status = 'QUAL' AND is_active "
         "AND NOT doubtful AND NOT fictitious AND birthplace_code <> '' LIMIT 1"
     ).fetchone()
-    ipp = connection.execute("SELECT ipp FROM identities_identity ORDER BY id DESC LIMIT 1").fetchone()[0]
+    internal_id, ipp = connection.execute("SELECT uuid, ipp FROM identities_identity ORDER BY id DESC LIMIT 1").fetchone()
     return {
         "frequent": frequent, "rare": rare, "rare_given": rare_given, "rare_date": rare_date, "given": given,
-        "date": birth_date, "matricule": matricule, "oid": oid, "ipp": str(ipp), "prefix": frequent[:3],
+        "date": birth_date, "matricule": matricule, "oid": oid, "uuid": str(internal_id), "ipp": ipp, "prefix": frequent[:3],
     }
 
 
 def _searches(s: dict[str, str], ipp_system: str) -> list[tuple[str, str]]:
     return [
-        ("Read `Patient/{id}`", f"Patient/{s['ipp']}"),
+        ("Read `Patient/{id}`", f"Patient/{s['uuid']}"),
         ("`identifier` = INS (system\\|matricule)", f"Patient?identifier=urn:oid:{s['oid']}|{s['matricule']}"),
         ("`identifier` = IPP (system\\|value)", f"Patient?identifier={ipp_system}|{s['ipp']}"),
         (f"`family` most frequent name ({s['frequent']}), first page of 20", f"Patient?family={s['frequent']}"),

@@ -57,7 +57,7 @@ def test_without_used_name_nor_birthplace_nothing_empty_is_written(make_identity
 # --- The CDA API: what a document producer receives over HTTP ---
 
 def record_target_over_http(client, identity, token: str):
-    return client.get(f"/cda/Patient/{identity.ipp}/recordTarget", secure=True, HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.get(f"/cda/Patient/{identity.uuid}/recordTarget", secure=True, HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -77,7 +77,7 @@ def test_a_document_producer_gets_the_ins_only_for_a_qualified_identity(case, cl
 
 def test_the_cda_api_wants_an_application_token_with_the_read_scope(client, token_for, make_identity):
     identity = make_identity("QUAL")
-    anonymous = client.get(f"/cda/Patient/{identity.ipp}/recordTarget", secure=True)
+    anonymous = client.get(f"/cda/Patient/{identity.uuid}/recordTarget", secure=True)
     assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Bearer")
     assert identity.ins_matricule.encode() not in anonymous.content
     forbidden = record_target_over_http(client, identity, token_for("import", name="Import seul"))
