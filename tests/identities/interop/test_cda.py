@@ -1,4 +1,6 @@
 """The CDA R2 recordTarget fragment of CI-SIS, checked by XPath on its serialised form."""
+import re
+
 import pytest
 from lxml import etree
 
@@ -24,9 +26,10 @@ def test_the_ins_is_an_id_of_the_patient_role_only_when_the_identity_is_qualifie
     tree = fragment(identity, authority)
     ids = [(found.get("root"), found.get("extension")) for found in xpath(tree, "/v3:recordTarget/v3:patientRole/v3:id")]
     if case in ("QUAL", "QUAL+HOMA"):
-        assert ids == [("1.2.250.1.213.1.4.8", identity.ins_matricule), (authority.oid, str(identity.ipp))]
+        assert ids == [("1.2.250.1.213.1.4.8", identity.ins_matricule), (authority.oid, identity.ipp)]
     else:
-        assert ids == [(authority.oid, str(identity.ipp))]
+        assert ids == [(authority.oid, identity.ipp)]
+        assert re.fullmatch(r"IP[0-9]{8}", identity.ipp)  # the short IPP
         if identity.ins_matricule:
             assert identity.ins_matricule.encode() not in etree.tostring(tree)
 
