@@ -15,6 +15,8 @@ from identities.core.errors import RuleViolation
 from identities.core.models import Identity
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("birthplaces")
+
 
 def number_of(value: str, prefix: str = "IP") -> int:
     assert value.startswith(prefix) and luhn.is_valid(value[len(prefix):]), value
