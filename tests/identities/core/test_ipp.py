@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
@@ -13,6 +14,7 @@ from stdnum import luhn
 from identities.core import ipp, services
 from identities.core.errors import RuleViolation
 from identities.core.models import Identity
+from identities.workflows.bulk_load import sample_csv
 from tests import factories
 
 pytestmark = pytest.mark.usefixtures("birthplaces")
@@ -128,3 +130,15 @@ def test_the_migration_numbers_every_existing_identity_in_creation_order_and_kee
     assert numbers == sorted(set(numbers)) and numbers[2] - numbers[0] == 2
     assert {identity.pk: identity.uuid for identity in numbered} == uuids
     assert number_of(ipp.allocate()[0]) > numbers[-1]  # the counter starts after the last number given
+
+
+def test_the_bulk_csv_load_numbers_every_row_in_file_order_and_keeps_the_uuids_it_is_given(tmp_path, db):
+    people = [{"birth_name": name, "birth_given_names": "ANNE", "birth_date": "1979-03-15", "sex": "F",
+               "uuid": f"00000000-0000-4000-8000-{n:012d}"} for n, name in enumerate(("DUBOIS", "MARTIN", "DURAND"))]
+    path = tmp_path / "base.csv"
+    path.write_text(sample_csv(people), encoding="utf-8")
+    call_command("import_identities_csv", str(path), bulk=True, verbosity=0)
+    loaded = list(Identity.objects.order_by("pk"))
+    assert [str(identity.uuid) for identity in loaded] == [person["uuid"] for person in people]
+    numbers = [number_of(identity.ipp) for identity in loaded]
+    assert numbers == sorted(set(numbers)) and numbers[-1] - numbers[0] == 2
