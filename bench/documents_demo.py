@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from identities.core.ipp import format_ipp
 from identities.core.matricule import compute_key
 from identities.core.models import Identity, Status
 
@@ -22,7 +23,7 @@ def qualified(**overrides) -> Identity:
         "birth_name": "MARTIN", "birth_given_names": "JEANNE MARIE", "first_birth_given_name": "JEANNE",
         "birth_date": "1980-05-17", "sex": "F", "birthplace_code": "63220", "used_name": "DUPONT",
         "status": Status.QUAL, "ins_matricule": _matricule("2800563220123"), "ins_oid": TEST_NIR_OID,
-        "ipp": uuid.UUID(int=1),  # fixed, so the examples are byte-identical from one run to the next
+        "uuid": uuid.UUID(int=1), "ipp": format_ipp(1),  # fixed, so the examples are byte-identical from one run to the next
     }
     return Identity(**(fields | overrides))
 
@@ -33,9 +34,9 @@ def demo_identities() -> list[Identity]:
         qualified(homonym=True),
         Identity(birth_name="DE LA FONTAINE", birth_given_names="PIERRE-ALAIN GUNTHER", first_birth_given_name="PIERRE-ALAIN",
                  birth_date="1953-07-00", sex="M", birthplace_code="2B020", status=Status.RECUP,
-                 ins_matricule=_matricule("1530799123456"), ins_oid=TEST_NIR_OID, ipp=uuid.UUID(int=2)),
+                 ins_matricule=_matricule("1530799123456"), ins_oid=TEST_NIR_OID, uuid=uuid.UUID(int=2), ipp=format_ipp(2)),
         Identity(birth_name="N'DIAYE", birth_given_names="AWA", first_birth_given_name="AWA", birth_date="2001-11-30",
-                 sex="F", birthplace_code="99100", used_given_name="AWA-LUCIE", status=Status.PROV, ipp=uuid.UUID(int=3)),
+                 sex="F", birthplace_code="99100", used_given_name="AWA-LUCIE", status=Status.PROV, uuid=uuid.UUID(int=3), ipp=format_ipp(3)),
     ]
 
 

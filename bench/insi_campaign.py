@@ -53,7 +53,7 @@ def populate(count: int) -> None:
     """RECUP identities carrying the matricules of the simulator's first ``count`` generated people."""
     from django.db import transaction
 
-    from identities.core import matricule
+    from identities.core import ipp, matricule
     from identities.core.models import Birthplace, Identity, Status
     from insi.simulator.catalog import _PLACES, generated_identity
 
@@ -72,10 +72,10 @@ def populate(count: int) -> None:
         batch.append(identity)
         if len(batch) == 5000:
             with transaction.atomic():
-                Identity.objects.bulk_create(batch)
+                Identity.objects.bulk_create(ipp.assign(batch))
             batch = []
     with transaction.atomic():
-        Identity.objects.bulk_create(batch)
+        Identity.objects.bulk_create(ipp.assign(batch))
     print(f"identities: {Identity.objects.filter(birth_name__startswith='GENERE-').count()}", flush=True)
 
 

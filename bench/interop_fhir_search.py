@@ -85,12 +85,13 @@ def _samples(connection) -> dict[str, str]:
         "SELECT ins_matricule, ins_oid FROM identities_identity WHERE status = 'QUAL' AND is_active "
         "AND NOT doubtful AND NOT fictitious AND NOT birth_date_corrected AND birthplace_code <> '' LIMIT 1"
     )
-    ipp = one("SELECT ipp FROM identities_identity ORDER BY id DESC LIMIT 1")[0]
+    internal_id, ipp = one("SELECT uuid, ipp FROM identities_identity ORDER BY id DESC LIMIT 1")
     year = one("SELECT left(birth_date, 4) FROM identities_identity GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0]
     return {
         "frequent": frequent, "used": used, "rare": rare, "rare_given": rare_given, "rare_date": rare_date, "given": given,
-        "date": birth_date, "matricule": matricule, "oid": oid, "ipp": str(ipp), "prefix": frequent[:3], "initial": frequent[:1],
-        "top_given": top_given, "later_given": later_given, "middle_given": middle_given, "year": year, "month": birth_date[:7],
+        "date": birth_date, "matricule": matricule, "oid": oid, "uuid": str(internal_id), "ipp": ipp, "prefix": frequent[:3],
+        "initial": frequent[:1], "top_given": top_given, "later_given": later_given, "middle_given": middle_given, "year": year,
+        "month": birth_date[:7],
     }
 
 
@@ -99,7 +100,7 @@ def _searches(s: dict[str, str], ipp_system: str) -> list[tuple[str, str]]:
     _count and _offset), alone and combined, at their most frequent values and deepest pages."""
     deepest = "_count=100&_offset=1000"
     return [
-        ("Read `Patient/{id}`", f"Patient/{s['ipp']}"),
+        ("Read `Patient/{id}`", f"Patient/{s['uuid']}"),
         ("`identifier` = INS (system\\|matricule)", f"Patient?identifier=urn:oid:{s['oid']}|{s['matricule']}"),
         ("`identifier` = IPP (system\\|value)", f"Patient?identifier={ipp_system}|{s['ipp']}"),
         ("`identifier` bare value (IPP or matricule)", f"Patient?identifier={s['matricule']}"),

@@ -49,9 +49,10 @@ def _identity(n: int, **fields):
 
 def _pairs(count: int, start: int, actor):
     """``count`` proven duplicate pairs written in bulk (the bench times the merges, not the setup)."""
+    from identities.core import ipp
     from identities.core.models import Identity, IdentityLink
 
-    rows = Identity.objects.bulk_create([_identity(start + n, created_by=actor) for n in range(2 * count)])
+    rows = Identity.objects.bulk_create(ipp.assign([_identity(start + n, created_by=actor) for n in range(2 * count)]))
     pairs = [(rows[2 * n].pk, rows[2 * n + 1].pk) for n in range(count)]
     IdentityLink.objects.bulk_create(
         [IdentityLink(kind=IdentityLink.Kind.DOUA, identity_id=a, other_id=b, created_by=actor) for a, b in pairs]

@@ -1,4 +1,5 @@
 """All settings of the portal, read from the environment (see the README's configuration table)."""
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -198,6 +199,12 @@ if INSI_SIMULATOR_ENABLED:
 # --- Interoperability: HL7 v2 PAM-FR over MLLP, FHIR FR Core API, CDA (identities/interop) ---
 INTEROP_APPLICATION = env_str("INTEROP_APPLICATION", "INSPORTAL")  # MSH-3, our HL7 application name
 INTEROP_FACILITY = env_str("INTEROP_FACILITY", "INSPORTAL")  # MSH-4, our facility
+# The IPP, the short permanent number staff read and other systems receive (identities/core/ipp.py):
+# this prefix (1 to 4 capital letters, the facility's choice, set once at deployment), a sequence
+# number and a Luhn check digit. Changing it later gives the new prefix to new identities only.
+IPP_PREFIX = env_str("IPP_PREFIX", "IP")
+if not re.fullmatch(r"[A-Z]{1,4}", IPP_PREFIX):
+    raise ImproperlyConfigured("IPP_PREFIX must be 1 to 4 capital letters A-Z")
 INTEROP_IPP_NAMESPACE = env_str("INTEROP_IPP_NAMESPACE", "INSPORTAL")  # HL7 authority of the permanent identifier
 # OID of the facility's permanent identifier (IPP). The default is a UUID-derived OID (2.25)
 # that no other system uses: production sets the facility's registered OID.

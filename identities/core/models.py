@@ -1,7 +1,7 @@
 """Identities, their INS matricules, identity-document checks, links, events and reference tables."""
 from __future__ import annotations
 
-import uuid
+from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
@@ -14,6 +14,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transi
 from simple_history.models import HistoricalRecords
 
 from identities.core import derogations, matricule, roles, traits
+from identities.core.ipp import allocate as allocate_ipps
 
 
 class Status(models.TextChoices):
@@ -150,7 +151,12 @@ def _birthplace_allows(target):
 class Identity(ConcurrentTransitionMixin, models.Model):
     """A person as the facility knows them: traits, status, attributes and the active INS."""
 
-    ipp = models.UUIDField(_("identifiant permanent"), default=uuid.uuid4, unique=True, editable=False)
+    # The internal id other systems may keep for good (FHIR Patient.id, the CDA endpoint); never shown.
+    uuid = models.UUIDField(_("identifiant interne"), default=uuid4, unique=True, editable=False)
+    # The short number staff read, print and send (HL7 PID-3, FHIR and CDA identifier): see core/ipp.py.
+    # Assigned by save() (bulk writers take theirs from ipp.allocate), never changed.
+    ipp = models.CharField(_("IPP"), max_length=16, unique=True, editable=False,
+                           help_text=_("identifiant permanent du patient : préfixe, numéro et clé de contrôle"))
 
     # Strict traits, in INSi form (upper case, no accents).
     birth_name = models.CharField(_("nom de naissance"), max_length=100)
@@ -208,7 +214,7 @@ class Identity(ConcurrentTransitionMixin, models.Model):
     used_name_key = BytewiseCharField(max_length=100, editable=False, blank=True)
     given_names_key = BytewiseCharField(max_length=100, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["birth_name_key", "used_name_key", "given_names_key", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["ipp", "birth_name_key", "used_name_key", "given_names_key", "updated_at"])
 
     class Meta:
         verbose_name = _("identité")
@@ -267,6 +273,10 @@ class Identity(ConcurrentTransitionMixin, models.Model):
                 violation_error_message=_("L'attribut « fictive » ne se combine avec aucun autre."),
             ),
             models.CheckConstraint(
+                condition=~Q(ipp=""), name="identity_ipp_assigned",
+                violation_error_message=_("Toute identité porte un IPP."),
+            ),
+            models.CheckConstraint(
                 condition=Q(merged_into__isnull=True) | Q(is_active=False),
                 name="identity_merged_is_inactive",
                 violation_error_message=_("Une identité fusionnée est obligatoirement inactive."),
@@ -282,7 +292,9 @@ class Identity(ConcurrentTransitionMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.birth_name} {self.first_birth_given_name} ({self.birth_date_display})"
+        # How every screen names an identity (lists, worklists, pairs, merges): traits, then the IPP once assigned.
+        ipp = f", IPP {self.ipp}" if self.ipp else ""
+        return f"{self.birth_name} {self.first_birth_given_name} ({self.birth_date_display}{ipp})"
 
     def refresh_search_keys(self) -> None:
         self.birth_name_key = traits.search_key(self.birth_name)
@@ -290,6 +302,8 @@ class Identity(ConcurrentTransitionMixin, models.Model):
         self.given_names_key = traits.search_key(self.birth_given_names)
 
     def save(self, *args, **kwargs):
+        if not self.ipp:
+            self.ipp = allocate_ipps(using=kwargs.get("using") or "default")[0]
         self.refresh_search_keys()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:

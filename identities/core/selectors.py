@@ -121,13 +121,14 @@ def surviving_identity(identity: Identity) -> Identity:
 
 
 def merge_links(identities) -> dict[int, tuple[str, list[str]]]:
-    """Per identity, the permanent identifier of the record it was merged into ("" if none) and
+    """Per identity, the internal id (UUID) of the record it was merged into ("" if none) and
     those of the records merged into it (FHIR Patient.link replaced-by / replaces)."""
     identities = list(identities)
-    targets = dict(Identity.objects.filter(pk__in=[i.merged_into_id for i in identities if i.merged_into_id]).values_list("pk", "ipp"))
+    targets = dict(Identity.objects.filter(pk__in=[i.merged_into_id for i in identities if i.merged_into_id]).values_list("pk", "uuid"))
     absorbed: dict[int, list[str]] = {}
-    for survivor_id, ipp in Identity.objects.filter(merged_into__in=identities).order_by("pk").values_list("merged_into_id", "ipp"):
-        absorbed.setdefault(survivor_id, []).append(str(ipp))
+    for survivor_id, internal_id in Identity.objects.filter(merged_into__in=identities).order_by("pk").values_list(
+            "merged_into_id", "uuid"):
+        absorbed.setdefault(survivor_id, []).append(str(internal_id))
     return {
         i.pk: (str(targets[i.merged_into_id]) if i.merged_into_id in targets else "", absorbed.get(i.pk, []))
         for i in identities

@@ -26,7 +26,7 @@ def record_target(identity, ins: SharedIns | None, *, authority: LocalAuthority)
     role = _sub(root, "patientRole")
     if ins is not None:
         _sub(role, "id", root=ins.oid, extension=ins.matricule)
-    _sub(role, "id", root=authority.oid, extension=str(identity.ipp))
+    _sub(role, "id", root=authority.oid, extension=identity.ipp)
     patient = _sub(role, "patient")
     name = _sub(patient, "name")
     _sub(name, "given", identity.first_birth_given_name, qualifier="BR")

@@ -25,13 +25,13 @@ def _text(message: str, status: int, headers: dict[str, str] | None = None) -> H
 
 @require_GET
 def record_target(request, patient_id: str) -> HttpResponse:
-    """``recordTarget/patientRole`` of the patient whose permanent identifier is ``patient_id``
+    """``recordTarget/patientRole`` of the patient whose internal id (UUID) is ``patient_id``
     (of its survivor when it was merged): the INS only through the diffusion gate (a qualified
     identity), the local IPP always."""
     application = clients.authorise(request.headers.get("Authorization", ""), ClientApplication.Scope.READ)
     if isinstance(application, clients.Denial):
         return _text(application.message, application.status, application.headers)
-    identity = selectors.identity_by_ipp(patient_id)
+    identity = selectors.identity_by_uuid(patient_id)
     if identity is None:
         return _text(f"Patient {patient_id} inconnu.", 404)
     # A merged record's documents are written for the identity that absorbed it.

@@ -126,7 +126,7 @@ def patient_resource(
         "use": "usual",
         "type": {"coding": [{"system": CS_V2_0203, "code": "PI"}]},
         "system": authority.system,
-        "value": str(identity.ipp),
+        "value": identity.ipp,
     }]
     if ins is not None:
         identifiers.append(_ins_identifier(ins))
@@ -145,7 +145,7 @@ def patient_resource(
         })
     resource = {
         "resourceType": "Patient",
-        "id": str(identity.ipp),
+        "id": str(identity.uuid),  # the logical id: the internal UUID, the IPP being the identifier above
         "meta": {"profile": [PROFILE_PATIENT_INS if ins is not None else PROFILE_PATIENT]},
         "extension": extensions,
         "identifier": identifiers,
@@ -155,9 +155,9 @@ def patient_resource(
         "birthDate": fhir_date(five.birth_date),
     }
     links = [("replaced-by", replaced_by)] if replaced_by else []
-    links += [("replaces", ipp) for ipp in replaces]
+    links += [("replaces", other) for other in replaces]
     if links:
-        resource["link"] = [{"other": {"reference": f"Patient/{ipp}"}, "type": kind} for kind, ipp in links]
+        resource["link"] = [{"other": {"reference": f"Patient/{other}"}, "type": kind} for kind, other in links]
     return resource
 
 

@@ -76,7 +76,7 @@ def patient_read(request, patient_id: str) -> HttpResponse:
     refusal = _refusal(request, ClientApplication.Scope.READ)
     if refusal:
         return refusal
-    identity = channel_selectors.identity_by_ipp(patient_id)
+    identity = channel_selectors.identity_by_uuid(patient_id)
     if identity is None:
         return _problem(404, "not-found", f"Patient/{patient_id} inconnu.")
     logger.info("FHIR read of identity %s by application %s", identity.pk, request.fhir_client.pk)

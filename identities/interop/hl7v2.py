@@ -114,7 +114,7 @@ def _cx(value: str, namespace: str, oid: str, kind: str) -> str:
 
 
 def _ipp(identity, authority: LocalAuthority) -> str:
-    return _cx(escape_text(str(identity.ipp)), authority.namespace, authority.oid, "PI")
+    return _cx(escape_text(identity.ipp), authority.namespace, authority.oid, "PI")
 
 
 def _ins(ins: SharedIns | WithdrawnIns) -> str:

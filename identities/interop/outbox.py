@@ -26,7 +26,7 @@ from identities.core import matricule, selectors
 from identities.core.diffusion import SharedIns, WithdrawnIns, shareable_ins, withdrawn_ins
 from identities.core.errors import RuleViolation, require_permission
 from identities.core.events import identity_event_recorded
-from identities.core.models import IdentityEvent, Status
+from identities.core.models import Identity, IdentityEvent, Status
 from identities.core.queue import enqueue
 from identities.interop import hl7v2, mllp
 from identities.interop.common import Evidence, LocalAuthority, MessageError, Trigger
@@ -276,8 +276,11 @@ def build(message: OutboxMessage, *, now: datetime | None = None, batch: _Batch 
 
 
 def _merged_ipp(message: OutboxMessage) -> str:
-    """A40's MRG-1: the absorbed record's permanent identifier, kept by the merge event."""
-    return message.event.details.get("absorbed_ipp", "") if message.trigger == Trigger.A40 and message.event else ""
+    """A40's MRG-1: the IPP of the record the merge event says was absorbed (read from the record, so an
+    A40 queued before the short IPP existed carries it too)."""
+    if message.trigger != Trigger.A40 or not message.event:
+        return ""
+    return Identity.objects.filter(pk=message.event.details.get("absorbed_id")).values_list("ipp", flat=True).first() or ""
 
 
 def _waits_behind(message: OutboxMessage) -> set[int]:

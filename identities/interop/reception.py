@@ -376,4 +376,4 @@ def receive_fhir_patient(body: bytes, *, client_name: str, verify: Verifier | No
     if outcome.identity is None:
         return FhirAnswer(202, fhir.operation_outcome("warning", "informational", outcome.message))
     return FhirAnswer(201, fhir.operation_outcome("information", "informational", outcome.message),
-                      location=f"Patient/{outcome.identity.ipp}")
+                      location=f"Patient/{outcome.identity.uuid}")

@@ -7,8 +7,10 @@ import uuid
 
 from django.db.models import Q
 
+from identities.core import ipp as ipps
 from identities.core import traits
 from identities.core.diffusion import shareable_ins
+from identities.core.errors import RuleViolation
 from identities.core.models import Identity
 from identities.core.selectors import active_identities, birth_date_filter
 from identities.interop.models import ClientApplication, InboundMessage
@@ -21,9 +23,18 @@ def _uuid(text: str) -> uuid.UUID | None:
         return None
 
 
-def identity_by_ipp(ipp: str) -> Identity | None:
-    value = _uuid(ipp)
-    return Identity.objects.filter(ipp=value).first() if value else None
+def identity_by_uuid(text: str) -> Identity | None:
+    """The identity whose internal id (FHIR Patient.id, the CDA endpoint's id) is ``text``."""
+    value = _uuid(text)
+    return Identity.objects.filter(uuid=value).first() if value else None
+
+
+def _ipp(text: str) -> str:
+    """``text`` as an IPP, or "" when it cannot be one (wrong shape or check digit: nothing to find)."""
+    try:
+        return ipps.normalise(text) if text else ""
+    except RuleViolation:
+        return ""
 
 
 def patient_search(
@@ -33,8 +44,9 @@ def patient_search(
     """Active identities for the FHIR search, in a stable order; no criterion, no result.
 
     ``ipp`` and ``matricule`` given together mean "either" (an identifier searched without its
-    system). A matricule finds an identity only when the diffusion gate shares that very INS,
-    so a search cannot reveal the matricule of an identity that may not carry it.
+    system); an IPP whose check digit is wrong finds nothing. A matricule finds an identity only
+    when the diffusion gate shares that very INS, so a search cannot reveal the matricule of an
+    identity that may not carry it.
     ``birth_date`` takes the forms of the anteriority search; raises TraitError when unreadable.
 
     The order is the one of an index, so that a page is read off it and the database stops
@@ -81,14 +93,14 @@ def patient_search(
 def _by_identifier(ipp: str, matricule: str, ins_oid: str, filters: Q) -> list[Identity]:
     """At most a couple of rows (the IPP and the matricule are unique), the matricule checked against the gate."""
     by_identifier = Q(pk__in=[])
-    if _uuid(ipp):
-        by_identifier |= Q(ipp=_uuid(ipp))
+    if _ipp(ipp):
+        by_identifier |= Q(ipp=_ipp(ipp))
     if matricule:
         by_identifier |= Q(ins_matricule=matricule, **({"ins_oid": ins_oid} if ins_oid else {}))
     found = active_identities().filter(by_identifier, filters).order_by("birth_name_key", "given_names_key", "birth_date", "pk")
     return [
         identity for identity in found
-        if str(identity.ipp) == ipp or getattr(shareable_ins(identity), "matricule", None) == matricule
+        if identity.ipp == _ipp(ipp) or getattr(shareable_ins(identity), "matricule", None) == matricule
     ]
 
 

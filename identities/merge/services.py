@@ -246,7 +246,7 @@ def _perform(actor, merge: Merge, survivor: Identity, absorbed: Identity) -> Non
                 merge_id=merge.pk, survivor_id=survivor.pk)
     save_identity(absorbed, actor, f"{label} : absorbée par l'identité n° {survivor.pk}")
     audit_event(survivor, IdentityEvent.Kind.MERGED, actor, reason=merge.reason or label, role="survivor", merge_id=merge.pk,
-                absorbed_id=absorbed.pk, absorbed_ipp=str(absorbed.ipp),
+                absorbed_id=absorbed.pk, absorbed_ipp=absorbed.ipp,
                 moved={key: len(value) for key, value in moved.items() if isinstance(value, list)})
     save_identity(survivor, actor, f"{label} : identité n° {absorbed.pk} absorbée")
 
@@ -333,7 +333,7 @@ def unmerge(*, actor, merge_id: int, reason: str) -> Merge:
                     survivor_id=survivor.pk)
         save_identity(absorbed, actor, label)
         audit_event(survivor, IdentityEvent.Kind.UNMERGED, actor, reason=reason, role="survivor", merge_id=merge.pk,
-                    restored_id=absorbed.pk, restored_ipp=str(absorbed.ipp), to_review=len(to_review))
+                    restored_id=absorbed.pk, restored_ipp=absorbed.ipp, to_review=len(to_review))
         save_identity(survivor, actor, label)
         merge.state, merge.unmerged_by, merge.unmerged_at = Merge.State.UNMERGED, actor, timezone.now()
         merge.unmerge_reason, merge.to_review = reason.strip(), to_review

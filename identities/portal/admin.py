@@ -27,6 +27,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from identities.core import birthplaces, matricule, selectors, services, traits, worklists
+from identities.core import ipp as ipps
 from identities.core.diffusion import shareable_ins
 from identities.core.errors import ServiceError
 from identities.core.models import (
@@ -122,7 +123,7 @@ class VerificationFilter(admin.SimpleListFilter):
 
 
 class IdentityChangeList(ChangeList):
-    """The anteriority search's own fields (nom, prenom, naissance) are not lookups on the model."""
+    """The anteriority search's own fields (nom, prenom, naissance, ipp) are not lookups on the model."""
 
     def get_filters_params(self, params=None):
         lookup_params = super().get_filters_params(params)
@@ -265,8 +266,7 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
     @admin.display(description=_("IPP"))
     def ipp_column(self, identity):
-        # The permanent identifier, shortened on screen (the full one in the tooltip).
-        return format_html('<span class="ins-ipp" title="{}">{}</span>', identity.ipp, str(identity.ipp)[:8])
+        return format_html('<span class="ins-ipp">{}</span>', identity.ipp)
 
     @admin.display(description=_("statut"))
     def status_column(self, identity):
@@ -293,6 +293,14 @@ class IdentityAdmin(SimpleHistoryAdmin):
         terms = AnteriorityForm.terms(request.GET)
         if not any(terms.values()):
             return queryset, False
+        if terms["ipp"]:
+            try:
+                queryset = queryset.filter(ipp=ipps.normalise(terms["ipp"]))
+            except ServiceError as error:
+                messages.error(request, error.message)
+                return queryset.none(), False
+            if not any(terms[name] for name in AnteriorityForm.TRAIT_PARAMS):
+                return queryset, False
         try:
             found = matching_desk.ranked_search(
                 queryset, selectors.anteriority_queryset(
@@ -312,12 +320,13 @@ class IdentityAdmin(SimpleHistoryAdmin):
         search = AnteriorityForm(request.GET)
         terms = AnteriorityForm.terms(request.GET)
         searched = any(terms.values())
+        by_traits = any(terms[name] for name in AnteriorityForm.TRAIT_PARAMS)
         create_url = None
-        if searched and self.has_add_permission(request):
+        if by_traits and self.has_add_permission(request):
             initial = {"birth_name": terms["nom"], "birth_given_names": terms["prenom"], "birth_date": terms["naissance"]}
             create_url = reverse("admin:identities_identity_add") + "?" + urlencode({**initial, "_recherche": "1"})
         merged_hits = []
-        if searched:
+        if by_traits:
             try:
                 merged_hits = list(selectors.anteriority_queryset(
                     name=terms["nom"], given_name=terms["prenom"], birth_date=terms["naissance"], merged=True,
@@ -338,7 +347,7 @@ class IdentityAdmin(SimpleHistoryAdmin):
         ("birthplace_code", "birthplace_label"),
     ]), (_("Traits complémentaires"), ["used_name", "used_given_name"]))
     _COMPUTED = (
-        "birthplace_label", "ins_display", "matricule_history", "recent_events",
+        "ipp", "birthplace_label", "ins_display", "matricule_history", "recent_events",
         "validated_at", "last_verified_at", "last_insi_call_at", "created_at", "created_by", "updated_at", "updated_by",
     )
 
@@ -361,7 +370,7 @@ class IdentityAdmin(SimpleHistoryAdmin):
             (self._TRAITS[0][0], strict),
             (self._TRAITS[1][0], {"fields": self._TRAITS[1][1]}),
             (_("INS"), {"fields": ["ins_display", "matricule_history"]}),
-            (_("Recueil et vérifications"), {"fields": ["channel", ("validated_at", "last_verified_at", "last_insi_call_at")]}),
+            (_("Recueil et vérifications"), {"fields": [("ipp", "channel"), ("validated_at", "last_verified_at", "last_insi_call_at")]}),
         ]
         if can_change and self._may_change_locked(request, obj):
             fieldsets.append((_("Modification d'un trait verrouillé"), {

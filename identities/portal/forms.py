@@ -30,7 +30,8 @@ class PortalAuthenticationForm(AuthenticationForm):
 
 
 class AnteriorityForm(forms.Form):
-    """The three separate fields of the anteriority search (query-string names in French, as users see them)."""
+    """The three separate fields of the anteriority search, and the IPP when the person brings it
+    (query-string names in French, as users see them)."""
 
     nom = forms.CharField(label=_("Nom"), required=False, help_text=_("de naissance ou utilisé"))
     prenom = forms.CharField(label=_("Prénom"), required=False)
@@ -38,7 +39,10 @@ class AnteriorityForm(forms.Form):
         label=_("Date de naissance"), required=False, help_text=_("JJ/MM/AAAA, AAAA-MM-JJ (00 admis) ou une année")
     )
 
-    PARAMS = ("nom", "prenom", "naissance")
+    ipp = forms.CharField(label=_("IPP"), required=False, help_text=_("préfixe, numéro et clé"))
+
+    PARAMS = ("nom", "prenom", "naissance", "ipp")
+    TRAIT_PARAMS = ("nom", "prenom", "naissance")
 
     @classmethod
     def terms(cls, data) -> dict[str, str]:

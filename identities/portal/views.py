@@ -66,8 +66,9 @@ def _combination_refusal(identity: Identity, attribute: str, value: bool) -> str
     for constraint in Identity._meta.constraints:
         if isinstance(constraint, CheckConstraint):
             try:
-                # Constraints on the status or the INS are left out: the service moves them with the attribute.
-                constraint.validate(Identity, candidate, exclude={"status", "ins_matricule", "ins_oid"})
+                # Constraints on the status or the INS are left out: the service moves them with the attribute;
+                # so is the IPP's (an attribute never touches it, and the candidate is never saved).
+                constraint.validate(Identity, candidate, exclude={"status", "ins_matricule", "ins_oid", "ipp"})
             except ValidationError as error:
                 return " ".join(error.messages)
     return ""

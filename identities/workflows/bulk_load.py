@@ -19,11 +19,13 @@ from typing import Iterable, Iterator
 from django.db import connection, transaction
 from psycopg import sql
 
-from identities.core import establishments, roles, traits
+from identities.core import establishments, ipp, roles, traits
 from identities.core.models import Channel, Identity, Status
 
 REQUIRED = ("birth_name", "birth_given_names", "birth_date", "sex")
-OPTIONAL = ("first_birth_given_name", "birthplace_code", "used_name", "used_given_name", "ipp")
+# ``uuid``: the record's internal id in the base migrated from, kept when given (a fresh one otherwise);
+# the IPP is always this base's own (identities/core/ipp.py), numbered in file order.
+OPTIONAL = ("first_birth_given_name", "birthplace_code", "used_name", "used_given_name", "uuid")
 MAX_ERRORS = 50
 
 
@@ -54,7 +56,7 @@ def _identity(row: dict, actor_id: int, establishment_id: int) -> Identity:
         **vars(strict), used_name=traits.normalise_name(used, field=traits.USED_NAME) if used else "",
         used_given_name=traits.normalise_given_name(used_given, field=traits.USED_GIVEN_NAME) if used_given else "",
         status=Status.PROV, channel=Channel.SM, establishment_id=establishment_id, created_by_id=actor_id, updated_by_id=actor_id,
-        ipp=uuid.UUID(row["ipp"]) if row.get("ipp") else uuid.uuid4(),
+        uuid=uuid.UUID(row["uuid"]) if row.get("uuid") else uuid.uuid4(),
     )
     identity.refresh_search_keys()  # bulk writes skip save(), which keeps them
     return identity
@@ -72,7 +74,7 @@ def identities_bulk_load(path, *, batch: int = 20_000) -> BulkReport:
             except traits.TraitError as error:
                 report.errors.append(f"ligne {line} : {traits.FIELD_LABELS.get(error.field, error.field)} : {error.message}")
             except ValueError:
-                report.errors.append(f"ligne {line} : IPP : identifiant illisible (UUID attendu)")
+                report.errors.append(f"ligne {line} : uuid : identifiant illisible (UUID attendu)")
             if len(report.errors) >= MAX_ERRORS:
                 break
     if report.errors:
@@ -86,6 +88,7 @@ def identities_bulk_load(path, *, batch: int = 20_000) -> BulkReport:
 
 
 def _write(identities: list[Identity]) -> None:
+    ipp.assign(identities)
     if connection.vendor != "postgresql":
         Identity.objects.bulk_create(identities)
         return

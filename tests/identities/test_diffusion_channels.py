@@ -133,7 +133,7 @@ def _served(client, token, path: str) -> str:
 
 def _fhir(client, token, identity) -> dict[str, str]:
     return {
-        "fhir read": _api(client, token, f"/fhir/Patient/{identity.ipp}"),
+        "fhir read": _api(client, token, f"/fhir/Patient/{identity.uuid}"),
         "fhir search": _served(client, token, "/fhir/Patient?family=MARTIN"),
         "fhir search by INS": _served(client, token, f"/fhir/Patient?identifier=urn:oid:{identity.ins_oid or NIR_OID}|{MATRICULE}"),
     }
@@ -149,11 +149,11 @@ def test_every_channel_carries_the_ins_only_when_the_gate_shares_it(case, client
 
     outputs = {
         "document": _document(front_desk, identity), "labels": _labels(front_desk, identity), "hl7": _hl7(identity),
-        **_fhir(client, token, identity), "cda": _api(client, token, f"/cda/Patient/{identity.ipp}/recordTarget"),
+        **_fhir(client, token, identity), "cda": _api(client, token, f"/cda/Patient/{identity.uuid}/recordTarget"),
     }
     if absorbed is not None:
         # The merged-away record is served as itself (FHIR) and through its survivor (CDA).
-        outputs["fhir read of the absorbed"] = _api(client, token, f"/fhir/Patient/{absorbed.ipp}")
+        outputs["fhir read of the absorbed"] = _api(client, token, f"/fhir/Patient/{absorbed.uuid}")
     shown = {channel: any(mark in text for mark in INS_MARKS) for channel, text in outputs.items()}
 
     expected = {channel: CASES[case] for channel in outputs}

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg import sql
 
+from identities.core import ipp as ipps
 from identities.core import establishments, matricule, reference_data, roles
 from identities.core.models import Birthplace, DocumentCheck, DocumentType, Identity, InsMatricule
 from identities.matching import store, synthetic
@@ -71,9 +72,9 @@ class _Rows:
         self.document_ids = document_ids
         self.build = {model: _Builder(model) for model in (Identity, InsMatricule, DocumentCheck, SyntheticLabel)}
 
-    def identity(self, record: synthetic.SyntheticIdentity, pk: int | None = None) -> Identity:
+    def identity(self, record: synthetic.SyntheticIdentity, ipp: str = "", pk: int | None = None) -> Identity:
         identity = self.build[Identity](
-            id=pk, birth_name=record.birth_name, birth_given_names=record.birth_given_names,
+            id=pk, ipp=ipp, birth_name=record.birth_name, birth_given_names=record.birth_given_names,
             first_birth_given_name=record.first_birth_given_name, birth_date=record.birth_date, sex=record.sex,
             birthplace_code=record.birthplace_code, used_name=record.used_name, used_given_name=record.used_given_name,
             status=record.status, doubtful=record.doubtful, fictitious=record.fictitious, homonym=record.homonym,
@@ -116,7 +117,7 @@ class _OrmWriter:
 
     def write(self, records) -> None:
         with transaction.atomic():
-            identities = Identity.objects.bulk_create([self.rows.identity(record) for record in records])
+            identities = Identity.objects.bulk_create(ipps.assign([self.rows.identity(record) for record in records]))
             by_model: dict[type, list] = {}
             for record, identity in zip(records, identities, strict=True):
                 for model, values in self.rows.dependents(record, identity.pk):
@@ -187,8 +188,8 @@ class _CopyWriter:
             )
             ids = [row[0] for row in cursor.fetchall()]
         batch: dict[type, list] = {model: [] for model in self._MODELS}
-        for record, pk in zip(records, ids, strict=True):
-            identity = self.rows.identity(record, pk)
+        for record, pk, number in zip(records, ids, ipps.allocate(len(records)), strict=True):
+            identity = self.rows.identity(record, number, pk)
             batch[Identity].append([getattr(identity, name) for name in self.identity_fields])
             for model, values in self.rows.dependents(record, pk):
                 batch[model].append(values)

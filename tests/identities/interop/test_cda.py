@@ -1,4 +1,6 @@
 """The CDA R2 recordTarget fragment of CI-SIS, checked by XPath on its serialised form."""
+import re
+
 import pytest
 from lxml import etree
 
@@ -24,9 +26,10 @@ def test_the_ins_is_an_id_of_the_patient_role_only_when_the_identity_is_qualifie
     tree = fragment(identity, authority)
     ids = [(found.get("root"), found.get("extension")) for found in xpath(tree, "/v3:recordTarget/v3:patientRole/v3:id")]
     if case in ("QUAL", "QUAL+HOMA"):
-        assert ids == [("1.2.250.1.213.1.4.8", identity.ins_matricule), (authority.oid, str(identity.ipp))]
+        assert ids == [("1.2.250.1.213.1.4.8", identity.ins_matricule), (authority.oid, identity.ipp)]
     else:
-        assert ids == [(authority.oid, str(identity.ipp))]
+        assert ids == [(authority.oid, identity.ipp)]
+        assert re.fullmatch(r"IP[0-9]{8}", identity.ipp)  # the short IPP
         if identity.ins_matricule:
             assert identity.ins_matricule.encode() not in etree.tostring(tree)
 
@@ -57,7 +60,7 @@ def test_without_used_name_nor_birthplace_nothing_empty_is_written(make_identity
 # --- The CDA API: what a document producer receives over HTTP ---
 
 def record_target_over_http(client, identity, token: str):
-    return client.get(f"/cda/Patient/{identity.ipp}/recordTarget", secure=True, HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.get(f"/cda/Patient/{identity.uuid}/recordTarget", secure=True, HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -77,7 +80,7 @@ def test_a_document_producer_gets_the_ins_only_for_a_qualified_identity(case, cl
 
 def test_the_cda_api_wants_an_application_token_with_the_read_scope(client, token_for, make_identity):
     identity = make_identity("QUAL")
-    anonymous = client.get(f"/cda/Patient/{identity.ipp}/recordTarget", secure=True)
+    anonymous = client.get(f"/cda/Patient/{identity.uuid}/recordTarget", secure=True)
     assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"].startswith("Bearer")
     assert identity.ins_matricule.encode() not in anonymous.content
     forbidden = record_target_over_http(client, identity, token_for("import", name="Import seul"))

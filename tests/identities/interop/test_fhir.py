@@ -1,6 +1,7 @@
 """FR Core Patients parsed with fhir.resources (R4B models, R4-compatible for Patient): the diffusion gate, the FR Core invariants, received Patients."""
 import dataclasses
 import json
+import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -62,7 +63,8 @@ def test_it_profiles_fr_core_patient_ins_and_carries_the_ins_only_for_a_qualifie
         if identity.ins_matricule:
             assert identity.ins_matricule not in text
     (local,) = [identifier for identifier in patient.identifier if identifier.system == authority.system]
-    assert (local.value, local.use, local.type.coding[0].code) == (str(identity.ipp), "usual", "PI")
+    assert (local.value, local.use, local.type.coding[0].code) == (identity.ipp, "usual", "PI")
+    assert re.fullmatch(r"IP[0-9]{8}", local.value) and patient.id == str(identity.uuid)  # the short IPP; the UUID as logical id
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -60,7 +60,7 @@ def test_any_client_can_read_what_the_api_serves_and_every_declared_search_is_an
 
 
 def test_a_request_without_a_valid_token_is_refused(client, token_for, make_identity):
-    url, token = f"/fhir/Patient/{make_identity('PROV').ipp}", token_for("read")
+    url, token = f"/fhir/Patient/{make_identity('PROV').uuid}", token_for("read")
     assert outcome_of(client.get(url, secure=True), 401).issue[0].code == "login"
     assert client.get(url, secure=True)["WWW-Authenticate"].startswith("Bearer")
     assert client.get(url, secure=True, HTTP_AUTHORIZATION="Bearer not-the-token").status_code == 401
@@ -78,16 +78,16 @@ def test_an_application_without_the_scope_is_forbidden(client, token_for, birthp
 
 def test_only_json_is_served(api, make_identity):
     identity = make_identity("PROV")
-    assert api(f"Patient/{identity.ipp}", HTTP_ACCEPT="application/fhir+xml").status_code == 406
-    assert api(f"Patient/{identity.ipp}?_format=xml").status_code == 406
-    assert api(f"Patient/{identity.ipp}", HTTP_ACCEPT="application/fhir+json").status_code == 200
+    assert api(f"Patient/{identity.uuid}", HTTP_ACCEPT="application/fhir+xml").status_code == 406
+    assert api(f"Patient/{identity.uuid}?_format=xml").status_code == 406
+    assert api(f"Patient/{identity.uuid}", HTTP_ACCEPT="application/fhir+json").status_code == 200
 
 
 def test_reading_a_patient_goes_through_the_diffusion_gate(api, make_identity):
     qualified, recovered = make_identity("QUAL"), make_identity("RECUP")
-    shared = Patient.model_validate_json(api(f"Patient/{qualified.ipp}").content)
+    shared = Patient.model_validate_json(api(f"Patient/{qualified.uuid}").content)
     assert [identifier.value for identifier in shared.identifier if identifier.system == INS_SYSTEM] == [qualified.ins_matricule]
-    response = api(f"Patient/{recovered.ipp}")
+    response = api(f"Patient/{recovered.uuid}")
     assert response.status_code == 200
     assert recovered.ins_matricule.encode() not in response.content
     assert api("Patient/00000000-0000-0000-0000-000000000000").status_code == 404
@@ -97,7 +97,7 @@ def test_reading_a_patient_goes_through_the_diffusion_gate(api, make_identity):
 def test_a_matricule_finds_only_the_identity_that_may_carry_it(api, make_identity):
     qualified, recovered = make_identity("QUAL"), make_identity("RECUP")
     found = bundle_of(api(f"Patient?identifier={INS_SYSTEM}|{qualified.ins_matricule}"))
-    assert [entry.resource.id for entry in found.entry] == [str(qualified.ipp)]
+    assert [entry.resource.id for entry in found.entry] == [str(qualified.uuid)]
     assert bundle_of(api(f"Patient?identifier={INS_SYSTEM}|{recovered.ins_matricule}")).entry is None
     assert bundle_of(api(f"Patient?identifier={recovered.ins_matricule}")).entry is None
 
@@ -105,7 +105,7 @@ def test_a_matricule_finds_only_the_identity_that_may_carry_it(api, make_identit
 def test_the_permanent_identifier_finds_its_patient_with_or_without_its_system(api, make_identity, authority):
     identity = make_identity("VALI")
     for criterion in (f"{authority.system}|{identity.ipp}", str(identity.ipp)):
-        assert [entry.resource.id for entry in bundle_of(api(f"Patient?identifier={criterion}")).entry] == [str(identity.ipp)]
+        assert [entry.resource.id for entry in bundle_of(api(f"Patient?identifier={criterion}")).entry] == [str(identity.uuid)]
     assert bundle_of(api("Patient?identifier=urn:oid:9.9.9|whatever")).entry is None
 
 
@@ -187,7 +187,7 @@ def test_a_patient_imported_from_another_domain_is_created_and_located(api, birt
     response = api("Patient/$import", method="post", data=json.dumps(body), content_type="application/fhir+json")
     identity = Identity.objects.get()
     assert outcome_of(response, 201).issue[0].severity == "information"
-    assert response["Location"].endswith(f"/fhir/Patient/{identity.ipp}")
+    assert response["Location"].endswith(f"/fhir/Patient/{identity.uuid}")
     assert InboundMessage.objects.get().source == "FHIR DPI"
 
 

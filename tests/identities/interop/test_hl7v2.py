@@ -1,6 +1,7 @@
 """HL7 v2.5 PAM France 2.11.2 messages: every message the outbox can emit validated by hl7apy at its
 STRICT level and read back with python-hl7 (independent parsers); the diffusion gate in PID-3, A47
 withdrawals, PID-5, ZFD, ACKs, and received A28/A31."""
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import hl7
@@ -142,7 +143,7 @@ def test_it_sends_the_matricule_only_for_a_qualified_identity_and_always_with_th
         # A recovered identity holds a matricule: it must not leak anywhere in the message.
         if identity.ins_matricule:
             assert identity.ins_matricule not in text
-    assert message["PID.F3.R1.C1"] == str(identity.ipp)
+    assert message["PID.F3.R1.C1"] == identity.ipp and re.fullmatch(r"IP[0-9]{8}", identity.ipp)  # the short IPP
     assert message["PID.F3.R1.C4.S2"] == authority.oid
     assert message["PID.F3.R1.C5"] == "PI"
 

@@ -190,7 +190,7 @@ def patient(**changes) -> bytes:
 def test_a_fhir_patient_qualified_by_its_sender_is_verified_then_integrated(setup):
     answer = reception.receive_fhir_patient(patient(), client_name="DPI", verify=confirmed)
     identity = Identity.objects.get()
-    assert answer.status == 201 and answer.location == f"Patient/{identity.ipp}"
+    assert answer.status == 201 and answer.location == f"Patient/{identity.uuid}"
     assert answer.body["issue"][0]["severity"] == "information"
     assert (identity.status, identity.ins_matricule) == (Status.RECUP, INS)
     assert InboundMessage.objects.get().source == "FHIR DPI"

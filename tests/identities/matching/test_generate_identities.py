@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from identities.core import matricule, selectors, traits
+from identities.core import ipp, matricule, selectors, traits
 from identities.core.models import DocumentCheck, DocumentType, Identity, InsMatricule, Status
 from identities.matching import synthetic
 from identities.matching.models import SyntheticLabel
@@ -108,6 +108,16 @@ def test_a_duplicate_missing_only_its_place_or_given_names_shows_up_in_the_anter
     assert found >= 5
 
 
+def numbered_in_load_order(identities) -> bool:
+    """Every identity holds its own IPP, numbered in the order the rows were loaded (normalise refuses a wrong check digit)."""
+    numbers = [int(ipp.normalise(value)[2:-1]) for value in identities.order_by("pk").values_list("ipp", flat=True)]
+    return numbers == sorted(set(numbers))
+
+
+def test_the_copy_writer_gives_every_identity_its_ipp(generated):
+    assert numbered_in_load_order(generated)
+
+
 def test_it_can_run_again_with_the_same_seed_without_any_conflict(initial_data):
     _generate(600, seed=3, batch=200)
     _generate(600, seed=3, batch=200)
@@ -122,7 +132,7 @@ def test_it_can_run_again_with_the_same_seed_without_any_conflict(initial_data):
 def test_the_bulk_create_writer_gives_the_same_guarantees(initial_data):
     _generate(500, seed=5, batch=200, writer="orm")
 
-    assert Identity.objects.count() == 500
+    assert Identity.objects.count() == 500 and numbered_in_load_order(Identity.objects)
     fed = Identity.objects.filter(status__in=[Status.RECUP, Status.QUAL])
     assert all(matricule.key_checks(value) for value in fed.values_list("ins_matricule", flat=True))
     assert InsMatricule.objects.count() == fed.count()

@@ -3,8 +3,10 @@ with ``import_identities_csv --bulk``, swept with ``find_duplicates --export``, 
 from __future__ import annotations
 
 import csv
+import sqlite3
 import subprocess
 import sys
+import uuid
 from dataclasses import asdict
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from identities.core.models import Identity
 from identities.matching import store
 from identities.workflows.bulk_load import sample_csv
 from tests.processes import project_env
@@ -22,13 +25,14 @@ pytestmark = pytest.mark.django_db
 
 def labelled_base(size: int) -> str:
     people = store.generator(5).generate(size)
-    return sample_csv({**asdict(p), "ipp": f"00000000-0000-4000-8000-{i:012d}"} for i, p in enumerate(people))
+    return sample_csv({**asdict(p), "uuid": f"00000000-0000-4000-8000-{i:012d}"} for i, p in enumerate(people))
 
 
-def exported(path: Path) -> set[tuple]:
+def exported(path: Path, uuid_of: dict[str, str]) -> set[tuple]:
+    """The export's pairs, each identity named by the UUID the CSV gave it: the IPPs are each base's own numbers."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return {(tuple(sorted((row["identity_ipp"], row["other_ipp"]))), row["kind"], row["band"], row["score"], row["explanation"])
-                for row in csv.DictReader(handle)}
+        return {(tuple(sorted((uuid_of[row["identity_ipp"]], uuid_of[row["other_ipp"]]))), row["kind"], row["band"], row["score"],
+                 row["explanation"]) for row in csv.DictReader(handle)}
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="compares PostgreSQL (this test's database) with SQLite")
@@ -45,6 +49,10 @@ def test_sqlite_and_postgresql_propose_the_same_pairs(tmp_path):
         subprocess.run([sys.executable, "manage.py", *command], env=env, cwd=settings.BASE_DIR, check=True, capture_output=True,
                        timeout=300)
 
-    on_postgresql, on_sqlite = exported(tmp_path / "postgresql.csv"), exported(tmp_path / "sqlite.csv")
+    with sqlite3.connect(tmp_path / "embedded.sqlite3") as embedded:
+        on_sqlite = exported(tmp_path / "sqlite.csv", {ipp: uuid.UUID(internal_id).hex for ipp, internal_id in
+                                                       embedded.execute("SELECT ipp, uuid FROM identities_identity")})
+    on_postgresql = exported(tmp_path / "postgresql.csv", {ipp: internal_id.hex for ipp, internal_id in
+                                                           Identity.objects.values_list("ipp", "uuid")})
     assert len(on_postgresql) > 20  # the generator plants duplicates and homonyms
     assert on_sqlite == on_postgresql

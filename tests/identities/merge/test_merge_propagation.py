@@ -98,15 +98,15 @@ def api(client, token_for):  # noqa: F811 - the fixture imported above
 
 def test_fhir_the_absorbed_patient_is_inactive_and_replaced_by_the_survivor_which_replaces_it(api, make_identity, civ_member):
     survivor, absorbed, _done = merged_pair(make_identity, civ_member, "QUAL", "PROV")
-    gone = Patient.model_validate_json(api(f"/fhir/Patient/{absorbed.ipp}").content)
+    gone = Patient.model_validate_json(api(f"/fhir/Patient/{absorbed.uuid}").content)
     assert gone.active is False
-    assert [(link.type, link.other.reference) for link in gone.link] == [("replaced-by", f"Patient/{survivor.ipp}")]
-    kept = Patient.model_validate_json(api(f"/fhir/Patient/{survivor.ipp}").content)
-    assert kept.active is True and [(link.type, link.other.reference) for link in kept.link] == [("replaces", f"Patient/{absorbed.ipp}")]
+    assert [(link.type, link.other.reference) for link in gone.link] == [("replaced-by", f"Patient/{survivor.uuid}")]
+    kept = Patient.model_validate_json(api(f"/fhir/Patient/{survivor.uuid}").content)
+    assert kept.active is True and [(link.type, link.other.reference) for link in kept.link] == [("replaces", f"Patient/{absorbed.uuid}")]
 
 
 def test_cda_producers_asking_for_the_absorbed_record_get_the_survivor(api, make_identity, civ_member):
     survivor, absorbed, _done = merged_pair(make_identity, civ_member, "QUAL", "PROV")
-    fragment = api(f"/cda/Patient/{absorbed.ipp}/recordTarget").content.decode()
+    fragment = api(f"/cda/Patient/{absorbed.uuid}/recordTarget").content.decode()
     assert str(survivor.ipp) in fragment and str(absorbed.ipp) not in fragment
     assert survivor.ins_matricule in fragment  # the survivor is qualified: its INS goes through the gate

@@ -2,7 +2,7 @@
 import pytest
 from django.urls import reverse
 
-from identities.core.models import Identity
+from identities.core.models import Identity, WorklistItem
 from identities.merge import services as merge_services
 from identities.merge.models import Merge
 from tests.identities.portal.client import logged_in
@@ -45,6 +45,16 @@ def test_the_merge_screen_shows_the_survivor_why_and_the_differences_then_merges
                            {"survivor": second.pk, "used_name": "survivor", "used_given_name": "survivor", "reason": ""})
     assert response.status_code == 302 and response["Location"] == reverse("admin:identities_identity_change", args=[second.pk])
     assert Identity.objects.get(pk=first.pk).merged_into_id == second.pk
+
+
+def test_the_pair_worklist_and_the_merge_screen_name_both_records_by_their_ipp(proven_pair, civ_member):
+    first, second = proven_pair("PROV", "PROV")
+    client = logged_in(civ_member)
+    merge_page = client.get(reverse("admin:merge_pair", args=[first.pk, second.pk])).content.decode()
+    assert f'<span class="ins-ipp">IPP {first.ipp}</span>' in merge_page and f'<span class="ins-ipp">IPP {second.ipp}</span>' in merge_page
+    item = WorklistItem.objects.get(identity=first, other=second)
+    pair_page = client.get(reverse("admin:identities_worklistitem_change", args=[item.pk])).content.decode()
+    assert f"IPP {first.ipp})</a>" in pair_page and f"IPP {second.ipp})</a>" in pair_page
 
 
 def test_a_refused_merge_shows_its_reason_and_offers_no_button(proven_pair, civ_member):

@@ -64,6 +64,18 @@ def test_the_list_shows_badges_and_the_ins_nature_only_for_a_qualified_identity(
     assert page.count('class="field-nature_column">NIR<') == 1
 
 
+def test_the_list_and_the_identity_page_show_the_short_ipp_never_the_internal_uuid(front_desk, civ_member):
+    identity = factories.identity(front_desk)
+    client = logged_in(civ_member)
+    row = client.get(reverse(LIST)).content.decode()
+    page = client.get(change_url(identity)).content.decode()
+    assert re.fullmatch(r"IP[0-9]{8}", identity.ipp)
+    assert f'<td class="field-ipp_column"><span class="ins-ipp">{identity.ipp}</span></td>' in row
+    assert re.search(rf'<div class="readonly">{identity.ipp}</div>', page)  # the IPP field of the page
+    assert f"MARTIN JEANNE (17/05/1980, IPP {identity.ipp})" in page  # its title, as every screen names it
+    assert str(identity.uuid) not in row + page and str(identity.uuid)[:8] not in row + page
+
+
 def test_the_list_stops_counting_at_its_cap_and_asks_for_a_narrower_search(front_desk, monkeypatch):
     for name in ("ALPHA", "BRAVO", "CHARLIE"):
         factories.identity(front_desk, birth_name=name)

@@ -87,3 +87,21 @@ def test_the_search_leaves_out_merged_identities(people, civ_member):
     merged = people["eloise"]
     type(merged).objects.filter(pk=merged.pk).update(is_active=False)  # as a merge will do
     assert selectors.anteriority_search(name="lefevre") == []
+
+
+def test_the_ipp_a_patient_brings_finds_their_identity_whatever_its_case_and_spaces(people, civ_member):
+    eloise = people["eloise"]
+    typed = f"{eloise.ipp[:2].lower()} {eloise.ipp[2:]}"
+    response = logged_in(civ_member).get(reverse("admin:identities_identity_changelist"), {"ipp": typed})
+    assert names(response.context["cl"].result_list) == {"LEFEVRE"}
+    assert f'<span class="ins-ipp">{eloise.ipp}</span>' in response.content.decode()
+
+
+def test_an_ipp_with_a_wrong_check_digit_is_refused_with_its_reason_and_finds_nobody(people, civ_member):
+    ipp = people["eloise"].ipp
+    wrong = ipp[:-1] + str((int(ipp[-1]) + 1) % 10)
+    response = logged_in(civ_member).get(reverse("admin:identities_identity_changelist"), {"ipp": wrong}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f"IPP « {wrong} » : la clé de contrôle (dernier chiffre) ne correspond pas au numéro ; vérifiez la saisie" in page
+    assert not response.context["cl"].result_list
