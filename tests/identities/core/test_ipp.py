@@ -114,8 +114,11 @@ def test_the_migration_numbers_every_existing_identity_in_creation_order_and_kee
     before, latest = [("identities", "0018_dash_establishments_dashboard")], executor.loader.graph.leaf_nodes("identities")
     executor.migrate(before)
     try:
-        old = MigrationExecutor(connection).loader.project_state(before).apps.get_model("identities", "Identity")
-        traits = {"birth_given_names": "ANNE", "first_birth_given_name": "ANNE", "birth_date": "1979-03-15", "sex": "F"}
+        old_apps = MigrationExecutor(connection).loader.project_state(before).apps
+        old = old_apps.get_model("identities", "Identity")
+        establishment = old_apps.get_model("identities", "Establishment").objects.get(is_default=True)
+        traits = {"birth_given_names": "ANNE", "first_birth_given_name": "ANNE", "birth_date": "1979-03-15", "sex": "F",
+                  "establishment": establishment}
         rows = [old.objects.create(birth_name=name, **traits) for name in ("DUBOIS", "MARTIN", "DURAND")]
         # Created in the order DURAND, DUBOIS, MARTIN (ids say otherwise): the numbers follow creation.
         for row, day in zip(rows, ("2020-01-02", "2020-01-03", "2020-01-01"), strict=True):
