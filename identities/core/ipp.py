@@ -3,7 +3,7 @@
 An IPP is the facility's prefix (``settings.IPP_PREFIX``, 1 to 4 capital letters), a sequence
 number written on at least ``NUMBER_WIDTH`` digits, then one Luhn check digit (ISO/IEC 7812-1,
 computed by python-stdnum over the number's digits): ``IP00004275`` is prefix ``IP``, number
-427, check digit 1. The number alone is unique (one counter for the whole base), so a prefix
+427, check digit 5. The number alone is unique (one counter for the whole base), so a prefix
 changed later never makes two identities share a number. An IPP is assigned once, when the
 identity is written, and never changes nor comes back; the identity's UUID stays its internal id.
 
