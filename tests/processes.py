@@ -31,10 +31,11 @@ def start(command: list[str], *, stdout: int = subprocess.PIPE, stderr: int = su
 
 
 def worker_process(queue: str, *, stderr: int = subprocess.PIPE, **env: str) -> subprocess.Popen:
-    """``celery worker`` (2 prefork processes) consuming ``queue``; it logs on its stderr."""
+    """``celery worker`` (2 prefork processes) consuming ``queue``, started as README and the demo start it
+    (SIGTERM is a cold shutdown: ``REMAP_SIGTERM=SIGQUIT``); it logs on its stderr."""
     return start(["-m", "celery", "-A", "insportal", "worker", "-Q", queue, "-c", "2", "-P", "prefork",
                   "--without-mingle", "--without-gossip", "--without-heartbeat"],
-                 stdout=subprocess.DEVNULL, stderr=stderr, CELERY_TASK_DEFAULT_QUEUE=queue, **env)
+                 stdout=subprocess.DEVNULL, stderr=stderr, CELERY_TASK_DEFAULT_QUEUE=queue, **{"REMAP_SIGTERM": "SIGQUIT", **env})
 
 
 def stop(process: subprocess.Popen, how: signal.Signals = signal.SIGTERM, *, grace: float = 20.0) -> int:

@@ -123,7 +123,7 @@ class _SilentInsi:
 def test_a_worker_busy_with_an_insi_call_stops_on_sigterm_as_the_demo_starts_it(celery_queue, front_desk):
     identity = factories.qualified(front_desk)
     insi = _SilentInsi()
-    worker = worker_process(celery_queue, stderr=subprocess.DEVNULL, REMAP_SIGTERM="SIGQUIT", INSI_ENDPOINT=insi.url,
+    worker = worker_process(celery_queue, stderr=subprocess.DEVNULL, INSI_ENDPOINT=insi.url,
                             INSI_TIMEOUT="600", INSI_RETRY_ATTEMPTS="1")
     try:
         verify_identity.delay(identity.pk, "nia_change", timezone.now().isoformat())

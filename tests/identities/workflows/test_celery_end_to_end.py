@@ -85,6 +85,8 @@ def test_a_campaign_runs_in_the_worker_with_oks_a_ko_and_a_nia_replaced(worker, 
     assert {e.task_label for e in Exchange.objects.filter(identity_id__in=[i.pk for i in ok])} == {run.label}
     from django.core import mail
 
+    # The run is marked done, then its KO summary is mailed: wait for the mail, not only the state.
+    wait_until(lambda: mail.outbox)
     [summary] = mail.outbox
     assert f"/identities/identity/{ko.pk}/change/" in summary.body
 
