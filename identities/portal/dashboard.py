@@ -1,9 +1,11 @@
 """The indicators of the identity-vigilance dashboard, for a period and an establishment, against the previous period.
 
 Stocks (identities by status, attribute, channel; the qualification rate on any day) are sums of
-the daily identity counts (``IdentityTally``, kept by a database trigger): a few thousand rows,
-whatever the size of the base. Flows (INSi exchanges, creations, duplicates, merges, collisions,
-worklist items) are counted over the two periods from the timestamp indexes of their own tables.
+the daily identity counts (``IdentityTally``, kept by a database trigger); INSi exchanges (outcomes
+and response-time percentiles) and creations are sums of the daily flow counts (``FlowTally``,
+``DurationTally``, kept by triggers too): a period reads rows per day, whatever the size of the
+base. Duplicates, merges, collisions and worklist items are counted over the two periods from the
+timestamp indexes of their own tables.
 Nothing here carries a name or a matricule: only counts, rates and durations.
 """
 from __future__ import annotations
@@ -13,18 +15,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
-from django.db.models import Aggregate, Case, Count, DateField, F, IntegerField, Min, Q, Sum, When
+from django.db.models import Case, Count, DateField, F, Min, Q, Sum, When
 from django.db.models.functions import Cast, Coalesce, Trunc
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from identities.core.models import Attribute, Channel, Identity, IdentityEvent, Status, WorklistItem
+from identities.core.models import Attribute, Channel, Status, WorklistItem
 from identities.core.worklists import QueueSize, age_band_filter
 from identities.merge.models import Collision, Merge
-from identities.portal.models import IdentityTally
+from identities.portal.models import DurationTally, FlowTally, IdentityTally
 from insi import protocol, verification
-from insi.models import Exchange
 
 _SEARCHES = (protocol.SEARCH_TRAITS, protocol.SEARCH_VITALE)
 # A period of up to this many days is drawn day by day; a longer one month by month.
@@ -247,15 +247,30 @@ def _rows(counts: dict, labels: list[tuple[str, str]]) -> list[Row]:
     return [Row(code, str(label), (Compared(counts[code], counts[f"{code}__before"]),)) for code, label in labels]
 
 
-def _creations(figures: Figures, within: _Within) -> None:
+def _days(period: Period) -> Q:
+    return Q(day__gte=period.start, day__lte=period.end)
+
+
+def _flows(figures: Figures, conditions: dict[str, Q]) -> dict:
+    """Sums of the daily flow counts per condition, in the period (``code``) and the previous one (``code__before``)."""
+    now, before = _days(figures.period), _days(figures.previous)
+    rows = FlowTally.objects.filter(day__gte=figures.previous.start, day__lte=figures.period.end)
+    if figures.establishment_id is not None:
+        rows = rows.filter(establishment_id=figures.establishment_id)
+    aggregates = {}
+    for code, condition in conditions.items():
+        aggregates[code] = Coalesce(Sum("count", filter=condition & now), 0)
+        aggregates[f"{code}__before"] = Coalesce(Sum("count", filter=condition & before), 0)
+    return rows.aggregate(**aggregates)
+
+
+def _creations(figures: Figures) -> None:
     """Creations recorded by the creation service (with their anteriority search): with hits reviewed, without any."""
-    created = Q(details__has_key="anteriority_hits")
-    reviewed = created & Q(details__anteriority_hits__gt=0)
-    events = _of_establishment(IdentityEvent.objects.filter(kind=IdentityEvent.Kind.CREATED).filter(within.both("at")),
-                               figures, "identity")
-    counts = events.aggregate(**_compare(within, "at", {"searched": created, "reviewed": reviewed}))
+    created = Q(flow=FlowTally.CREATED)
+    counts = _flows(figures, {"reviewed": created & Q(outcome=FlowTally.REVIEWED),
+                              "unreviewed": created & Q(outcome=FlowTally.UNREVIEWED)})
     for when in ("", "__before"):
-        counts[f"unreviewed{when}"] = counts[f"searched{when}"] - counts[f"reviewed{when}"]
+        counts[f"searched{when}"] = counts[f"reviewed{when}"] + counts[f"unreviewed{when}"]
     figures.creations = _rows(counts, [
         ("searched", _("Créations après recherche d'antériorité")),
         ("reviewed", _("… avec des identités proches examinées et écartées")),
@@ -265,47 +280,62 @@ def _creations(figures: Figures, within: _Within) -> None:
                                                 _percent(counts["unreviewed__before"], counts["searched__before"]))
 
 
-class _Percentile(Aggregate):
-    function = "percentile_disc"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = IntegerField()  # a duration that was measured, in ms
+def _spans(period: Period) -> Q:
+    """The response-time histogram rows that make up the period: its whole months' rows, its other days' rows."""
+    months, days = [], Q(pk__in=[])
+    first = period.start
+    while first <= period.end:
+        month = first.replace(day=1)
+        month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        last = min(month_end, period.end)
+        if first == month and last == month_end:
+            months.append(month)
+        else:
+            days |= Q(monthly=False, day__gte=first, day__lte=last)
+        first = month_end + timedelta(days=1)
+    return Q(monthly=True, day__in=months) | days
 
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=fraction, **extra)
+
+def _nearest_rank(histogram: list[tuple[int, int]], fraction: float) -> int | None:
+    """The percentile of a histogram (duration, count) sorted by duration, nearest rank: a duration that was measured."""
+    rank = max(math.ceil(fraction * sum(count for _duration, count in histogram)), 1)
+    seen = 0
+    for duration, count in histogram:
+        seen += count
+        if seen >= rank:
+            return duration
+    return None
 
 
-def _durations(exchanges, within: _Within) -> dict:
-    """Median and 95th percentile (nearest rank: a duration that was measured) of both periods."""
-    if connection.vendor == "postgresql":
-        return exchanges.aggregate(**{
-            f"{name}{suffix}": _Percentile("duration_ms", fraction, filter=condition)
-            for name, fraction in (("p50", 0.5), ("p95", 0.95))
-            for suffix, condition in (("", within.now("started_at")), ("__before", within.before("started_at")))
-        })
-    result = {}  # SQLite (the demo): no percentile_disc, the durations are ranked here
-    for suffix, condition in (("", within.now("started_at")), ("__before", within.before("started_at"))):
-        ranked = sorted(exchanges.filter(condition).values_list("duration_ms", flat=True))
+def _durations(figures: Figures) -> dict:
+    """Median and 95th percentile of both periods, from the histograms of the INSi response times."""
+    now, before = _spans(figures.period), _spans(figures.previous)
+    rows = DurationTally.objects.filter(now | before)
+    if figures.establishment_id is not None:
+        rows = rows.filter(establishment_id=figures.establishment_id)
+    histogram = list(rows.values("duration_ms").order_by("duration_ms").annotate(
+        now=Coalesce(Sum("count", filter=now), 0), before=Coalesce(Sum("count", filter=before), 0)))
+    result = {}
+    for suffix, key in (("", "now"), ("__before", "before")):
+        counts = [(row["duration_ms"], row[key]) for row in histogram if row[key]]
         for name, fraction in (("p50", 0.5), ("p95", 0.95)):
-            result[f"{name}{suffix}"] = ranked[max(math.ceil(fraction * len(ranked)) - 1, 0)] if ranked else None
+            result[f"{name}{suffix}"] = _nearest_rank(counts, fraction)
     return result
 
 
-def _insi(figures: Figures, within: _Within) -> None:
+def _insi(figures: Figures) -> None:
     """INSi exchanges (one row per attempt) by outcome; verification KO rate; response times."""
-    exchanges = Exchange.objects.filter(within.both("started_at"))
-    if figures.establishment_id is not None:
-        exchanges = exchanges.filter(identity_id__in=Identity.objects.filter(establishment_id=figures.establishment_id).values("pk"))
-    search, verify = Q(operation__in=_SEARCHES), Q(operation=verification.OPERATION)
+    search, verify = Q(flow__in=_SEARCHES), Q(flow=verification.OPERATION)
     conditions = {
-        "found": search & Q(return_code=protocol.CR_FOUND),
-        "not_found": search & Q(return_code=protocol.CR_NOT_FOUND),
-        "several": search & Q(return_code=protocol.CR_SEVERAL),
-        "search_fault": search & ~Q(return_code__in=[protocol.CR_FOUND, protocol.CR_NOT_FOUND, protocol.CR_SEVERAL]),
-        "verified_ok": verify & Q(return_code="OK"),
-        "verified_ko": verify & Q(return_code="KO"),
-        "verify_fault": verify & ~Q(return_code__in=["OK", "KO"]),
+        "found": search & Q(outcome=protocol.CR_FOUND),
+        "not_found": search & Q(outcome=protocol.CR_NOT_FOUND),
+        "several": search & Q(outcome=protocol.CR_SEVERAL),
+        "search_fault": search & ~Q(outcome__in=[protocol.CR_FOUND, protocol.CR_NOT_FOUND, protocol.CR_SEVERAL]),
+        "verified_ok": verify & Q(outcome="OK"),
+        "verified_ko": verify & Q(outcome="KO"),
+        "verify_fault": verify & ~Q(outcome__in=["OK", "KO"]),
     }
-    counts = exchanges.aggregate(**_compare(within, "started_at", conditions))
+    counts = _flows(figures, conditions)
     figures.insi = _rows(counts, [
         ("found", _("Recherche : une identité trouvée")),
         ("not_found", _("Recherche : aucune identité trouvée")),
@@ -315,7 +345,7 @@ def _insi(figures: Figures, within: _Within) -> None:
         ("verified_ko", _("Vérification : INS non confirmé (KO)")),
         ("verify_fault", _("Vérification : erreur ou service indisponible")),
     ])
-    times = _durations(exchanges, within)
+    times = _durations(figures)
     figures.insi_times = [
         Row("p50", str(_("Temps de réponse médian (ms)")), (Compared(times["p50"], times["p50__before"]),)),
         Row("p95", str(_("Temps de réponse, 95e centile (ms)")), (Compared(times["p95"], times["p95__before"]),)),
@@ -409,8 +439,8 @@ def dashboard_figures(*, period: Period | None = None, establishment_id: int | N
     figures = Figures(period=period, previous=period.previous(), establishment_id=establishment_id)
     within = _Within(figures)
     _stocks(figures)
-    _creations(figures, within)
-    _insi(figures, within)
+    _creations(figures)
+    _insi(figures)
     _duplicates(figures, within)
     _collisions(figures, within)
     _backlog(figures, now)

@@ -1,5 +1,5 @@
 """The portal's tables: sign-in through the hospital's directory (which directory group gives which role, which accounts
-come from it), and the daily identity counts the dashboard reads."""
+come from it), and the daily counts the dashboard reads (identities, flows, INSi response times)."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -82,9 +82,61 @@ class IdentityTally(models.Model):
     created = models.IntegerField(_("identités créées"))
 
     GROUP = ("day", "establishment_id", "status", "channel", "nia", "doubtful", "fictitious", "homonym")
+    SUMS = ("active", "created")
 
     class Meta:
         verbose_name = _("décompte quotidien des identités")
         verbose_name_plural = _("décomptes quotidiens des identités")
         default_permissions = ()
         indexes = [models.Index(fields=["establishment_id", "day"], name="identitytally_est_day")]
+
+
+class FlowTally(models.Model):
+    """What the dashboard counts the flows from: daily counts of INSi exchanges and creations, written by database
+    triggers on their tables (migration 0019), so that a period reads a few rows per day whatever the traffic.
+
+    ``flow`` is the exchange's operation, or ``CREATED`` for a creation event; ``outcome`` the exchange's return code,
+    or for a creation ``reviewed`` (anteriority hits examined and set aside), ``unreviewed`` (none) or empty (no
+    anteriority search recorded). ``establishment_id`` is the establishment of the identity when the row was written
+    (None: an exchange made before its identity existed). Triggers see every write, including ``QuerySet.update``;
+    ``tally.tally_compact`` folds the rows with the identity counts.
+    """
+
+    CREATED = "CREATED"
+    REVIEWED, UNREVIEWED = "reviewed", "unreviewed"
+
+    day = models.DateField(_("jour"))
+    establishment_id = models.BigIntegerField(_("établissement"), null=True)
+    flow = models.CharField(_("flux"), max_length=64)
+    outcome = models.CharField(_("résultat"), max_length=32)
+    count = models.IntegerField(_("nombre"))
+
+    GROUP = ("day", "establishment_id", "flow", "outcome")
+    SUMS = ("count",)
+
+    class Meta:
+        verbose_name = _("décompte quotidien des flux")
+        verbose_name_plural = _("décomptes quotidiens des flux")
+        default_permissions = ()
+        indexes = [models.Index(fields=["day", "establishment_id"], name="flowtally_day_est")]
+
+
+class DurationTally(models.Model):
+    """The INSi response times as histograms (exchanges per duration in ms), per day and per month, written by the
+    exchange trigger with ``FlowTally``: exact nearest-rank percentiles over a period read its whole months from the
+    month rows (``monthly``, ``day`` the first of the month) and its other days from the day rows."""
+
+    day = models.DateField(_("jour"))
+    monthly = models.BooleanField(_("mois entier"))
+    establishment_id = models.BigIntegerField(_("établissement"), null=True)
+    duration_ms = models.IntegerField(_("durée (ms)"))
+    count = models.IntegerField(_("nombre"))
+
+    GROUP = ("day", "monthly", "establishment_id", "duration_ms")
+    SUMS = ("count",)
+
+    class Meta:
+        verbose_name = _("histogramme des temps de réponse INSi")
+        verbose_name_plural = _("histogrammes des temps de réponse INSi")
+        default_permissions = ()
+        indexes = [models.Index(fields=["monthly", "day", "establishment_id"], name="durationtally_span")]

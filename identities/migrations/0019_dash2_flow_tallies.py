@@ -1,0 +1,201 @@
+# The daily counts of the dashboard's flows (portal.models.FlowTally, DurationTally): triggers on the INSi exchange log
+# and on the identity events insert the changes; the rows of what exists are written once here, grouped in SQL.
+
+from django.conf import settings
+from django.db import migrations, models
+
+_FLOW = "identities_flowtally"
+_DURATION = "identities_durationtally"
+_IDENTITY = "identities_identity"
+# A creation event's outcome: the anteriority hits the agent examined and set aside (the dashboard's "reviewed").
+_CREATED = "CREATED"
+_OUTCOME_PG = ("CASE WHEN NOT (e.details ? 'anteriority_hits') THEN '' "
+               "WHEN (e.details -> 'anteriority_hits') > '0'::jsonb THEN 'reviewed' ELSE 'unreviewed' END")
+_OUTCOME_SQLITE = ("CASE WHEN json_type(e.details, '$.anteriority_hits') IS NULL THEN '' "
+                   "WHEN json_extract(e.details, '$.anteriority_hits') > 0 THEN 'reviewed' ELSE 'unreviewed' END")
+
+
+def _pg_day(time_zone: str, value: str) -> str:
+    return f"({value} AT TIME ZONE '{time_zone}')::date"
+
+
+def _pg_counts(time_zone: str, exchanges: str, events: str) -> str:
+    """One statement: the changes of the exchanges and creation events named (each a SELECT of rows and a sign ``n``)
+    added to both tallies, one row per group; the establishment is the identity's at the time of the write."""
+    day = _pg_day(time_zone, "x.started_at")
+    return f"""
+WITH exchanges AS (
+    SELECT {day} AS day, i.establishment_id, x.operation, x.return_code, x.duration_ms, x.n
+    FROM ({exchanges}) x LEFT JOIN {_IDENTITY} i ON i.id = x.identity_id
+), durations AS (
+    INSERT INTO {_DURATION} (day, monthly, establishment_id, duration_ms, count)
+    SELECT day, monthly, establishment_id, duration_ms, SUM(n) FROM (
+        SELECT day, FALSE AS monthly, establishment_id, duration_ms, n FROM exchanges
+        UNION ALL SELECT date_trunc('month', day)::date, TRUE, establishment_id, duration_ms, n FROM exchanges
+    ) spans GROUP BY 1, 2, 3, 4 HAVING SUM(n) <> 0
+)
+INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count)
+SELECT day, establishment_id, flow, outcome, SUM(n) FROM (
+    SELECT day, establishment_id, operation AS flow, return_code AS outcome, n FROM exchanges
+    UNION ALL
+    SELECT {_pg_day(time_zone, "e.at")}, i.establishment_id, '{_CREATED}', {_OUTCOME_PG}, e.n
+    FROM ({events}) e JOIN {_IDENTITY} i ON i.id = e.identity_id WHERE e.kind = '{_CREATED}'
+) changes GROUP BY 1, 2, 3, 4 HAVING SUM(n) <> 0
+"""
+
+
+def _pg_triggers(time_zone: str) -> str:
+    """Statement-level triggers with transition tables: a bulk insert or update is counted in one grouped statement."""
+    none = "SELECT NULL::bigint AS identity_id, NULL::timestamptz AS started_at, '' AS operation, '' AS return_code, 0 AS duration_ms, 0 AS n WHERE FALSE"
+    no_event = "SELECT NULL::bigint AS identity_id, '' AS kind, NULL::timestamptz AS at, NULL::jsonb AS details, 0 AS n WHERE FALSE"
+
+    def exchanges(table: str, sign: int) -> str:
+        return f"SELECT identity_id, started_at, operation, return_code, duration_ms, {sign} AS n FROM {table}"
+
+    def events(table: str, sign: int) -> str:
+        return f"SELECT identity_id, kind, at, details, {sign} AS n FROM {table}"
+
+    def function(name: str, inserted: str, deleted: str, updated: str) -> str:
+        return f"""
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN {inserted};
+    ELSIF TG_OP = 'DELETE' THEN {deleted};
+    ELSE {updated};
+    END IF;
+    RETURN NULL;
+END $$;"""
+
+    def triggers(table: str, name: str) -> str:
+        return "".join(f"""
+CREATE TRIGGER {name}_{op.lower()} AFTER {op} ON {table} REFERENCING {refs} FOR EACH STATEMENT EXECUTE FUNCTION {name}();"""
+                       for op, refs in (("INSERT", "NEW TABLE AS new_rows"), ("DELETE", "OLD TABLE AS old_rows"),
+                                        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows")))
+
+    both_exchanges = f"{exchanges('old_rows', -1)} UNION ALL {exchanges('new_rows', 1)}"
+    both_events = f"{events('old_rows', -1)} UNION ALL {events('new_rows', 1)}"
+    return (
+        function("insi_exchange_tally", _pg_counts(time_zone, exchanges("new_rows", 1), no_event),
+                 _pg_counts(time_zone, exchanges("old_rows", -1), no_event), _pg_counts(time_zone, both_exchanges, no_event))
+        + triggers("insi_exchange", "insi_exchange_tally")
+        + function("identities_event_tally", _pg_counts(time_zone, none, events("new_rows", 1)),
+                   _pg_counts(time_zone, none, events("old_rows", -1)), _pg_counts(time_zone, none, both_events))
+        + triggers("identities_identityevent", "identities_event_tally")
+    )
+
+
+def _sqlite_triggers() -> list[str]:
+    # Django sets the process time zone (TZ) to TIME_ZONE: 'localtime' is the portal's time zone.
+    def establishment(row: str) -> str:
+        return f"(SELECT establishment_id FROM {_IDENTITY} WHERE id = {row}.identity_id)"
+
+    def exchange(row: str, sign: int) -> str:
+        day = f"date({row}.started_at, 'localtime')"
+        return (f"INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count) VALUES "
+                f"({day}, {establishment(row)}, {row}.operation, {row}.return_code, {sign}); "
+                f"INSERT INTO {_DURATION} (day, monthly, establishment_id, duration_ms, count) VALUES "
+                f"({day}, 0, {establishment(row)}, {row}.duration_ms, {sign}), "
+                f"(date({row}.started_at, 'localtime', 'start of month'), 1, {establishment(row)}, {row}.duration_ms, {sign}); ")
+
+    def event(row: str, sign: int) -> str:
+        return (f"INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count) SELECT date(e.at, 'localtime'), "
+                f"{establishment('e')}, '{_CREATED}', {_OUTCOME_SQLITE}, {sign} FROM (SELECT {row}.identity_id AS identity_id, "
+                f"{row}.at AS at, {row}.details AS details) e WHERE {row}.kind = '{_CREATED}'; ")
+
+    exchange_changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ("identity_id", "started_at", "operation", "return_code", "duration_ms"))
+    event_changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ("identity_id", "kind", "at", "details"))
+    return [
+        f"CREATE TRIGGER insi_exchange_tally_insert AFTER INSERT ON insi_exchange BEGIN {exchange('NEW', 1)}END",
+        f"CREATE TRIGGER insi_exchange_tally_delete AFTER DELETE ON insi_exchange BEGIN {exchange('OLD', -1)}END",
+        f"CREATE TRIGGER insi_exchange_tally_update AFTER UPDATE ON insi_exchange WHEN {exchange_changed} "
+        f"BEGIN {exchange('OLD', -1)}{exchange('NEW', 1)}END",
+        f"CREATE TRIGGER identities_event_tally_insert AFTER INSERT ON identities_identityevent BEGIN {event('NEW', 1)}END",
+        f"CREATE TRIGGER identities_event_tally_delete AFTER DELETE ON identities_identityevent BEGIN {event('OLD', -1)}END",
+        f"CREATE TRIGGER identities_event_tally_update AFTER UPDATE ON identities_identityevent WHEN {event_changed} "
+        f"BEGIN {event('OLD', -1)}{event('NEW', 1)}END",
+    ]
+
+
+def install_flow_tallies(apps, schema_editor):
+    # The triggers first: creating them locks both tables against writes until the migration commits, so the rows
+    # counted below are exactly those that exist (nothing written in between is lost or counted twice).
+    if schema_editor.connection.vendor == "postgresql":
+        time_zone = settings.TIME_ZONE
+        schema_editor.execute(_pg_triggers(time_zone))
+        schema_editor.execute(_pg_counts(
+            time_zone, "SELECT identity_id, started_at, operation, return_code, duration_ms, 1 AS n FROM insi_exchange",
+            f"SELECT identity_id, kind, at, details, 1 AS n FROM identities_identityevent WHERE kind = '{_CREATED}'"))
+        return
+    for statement in _sqlite_triggers():
+        schema_editor.execute(statement)
+    # SQLite (the demo): the same grouped counts.
+    day, month = "date(x.started_at, 'localtime')", "date(x.started_at, 'localtime', 'start of month')"
+    exchanges = f"FROM insi_exchange x LEFT JOIN {_IDENTITY} i ON i.id = x.identity_id"
+    schema_editor.execute(f"INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count) "
+                          f"SELECT {day}, i.establishment_id, x.operation, x.return_code, COUNT(*) {exchanges} GROUP BY 1, 2, 3, 4")
+    for span, monthly in ((day, 0), (month, 1)):
+        schema_editor.execute(f"INSERT INTO {_DURATION} (day, monthly, establishment_id, duration_ms, count) "
+                              f"SELECT {span}, {monthly}, i.establishment_id, x.duration_ms, COUNT(*) {exchanges} GROUP BY 1, 2, 3, 4")
+    schema_editor.execute(f"INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count) "
+                          f"SELECT date(e.at, 'localtime'), i.establishment_id, '{_CREATED}', {_OUTCOME_SQLITE}, COUNT(*) "
+                          f"FROM identities_identityevent e JOIN {_IDENTITY} i ON i.id = e.identity_id "
+                          f"WHERE e.kind = '{_CREATED}' GROUP BY 1, 2, 3, 4")
+
+
+def remove_flow_tallies(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            "".join(f"DROP TRIGGER {name}_{op} ON {table}; " for name, table in (
+                ("insi_exchange_tally", "insi_exchange"), ("identities_event_tally", "identities_identityevent"))
+                for op in ("insert", "delete", "update"))
+            + "DROP FUNCTION insi_exchange_tally(); DROP FUNCTION identities_event_tally();")
+    else:
+        for name in ("insi_exchange_tally", "identities_event_tally"):
+            for op in ("insert", "delete", "update"):
+                schema_editor.execute(f"DROP TRIGGER {name}_{op}")
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('identities', '0018_dash_establishments_dashboard'),
+        ('insi', '0002_exchange_body_permission'),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name='DurationTally',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField(verbose_name='jour')),
+                ('monthly', models.BooleanField(verbose_name='mois entier')),
+                ('establishment_id', models.BigIntegerField(null=True, verbose_name='établissement')),
+                ('duration_ms', models.IntegerField(verbose_name='durée (ms)')),
+                ('count', models.IntegerField(verbose_name='nombre')),
+            ],
+            options={
+                'verbose_name': 'histogramme des temps de réponse INSi',
+                'verbose_name_plural': 'histogrammes des temps de réponse INSi',
+                'default_permissions': (),
+                'indexes': [models.Index(fields=['monthly', 'day', 'establishment_id'], name='durationtally_span')],
+            },
+        ),
+        migrations.CreateModel(
+            name='FlowTally',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField(verbose_name='jour')),
+                ('establishment_id', models.BigIntegerField(null=True, verbose_name='établissement')),
+                ('flow', models.CharField(max_length=64, verbose_name='flux')),
+                ('outcome', models.CharField(max_length=32, verbose_name='résultat')),
+                ('count', models.IntegerField(verbose_name='nombre')),
+            ],
+            options={
+                'verbose_name': 'décompte quotidien des flux',
+                'verbose_name_plural': 'décomptes quotidiens des flux',
+                'default_permissions': (),
+                'indexes': [models.Index(fields=['day', 'establishment_id'], name='flowtally_day_est')],
+            },
+        ),
+        migrations.RunPython(install_flow_tallies, remove_flow_tallies),
+    ]
