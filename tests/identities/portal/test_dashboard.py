@@ -10,10 +10,12 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from identities.core import establishments
-from identities.core.models import Establishment, Identity, Status
+from identities.core.models import Establishment, Identity, IdentityEvent, Status
 from identities.portal import dashboard, dashboard_report
-from identities.portal.models import IdentityTally
+from identities.portal.models import DurationTally, FlowTally, IdentityTally
 from identities.portal.tally import tally_compact
+from insi import protocol
+from insi.models import Exchange
 from tests.identities.portal.client import logged_in
 from tests.identities.portal.dashboard_base import MATRICULES, NAMES, PERIOD, at, known_base, north, north_desk  # noqa: F401
 
@@ -121,6 +123,42 @@ def test_the_counts_stay_exact_through_bulk_updates_and_the_folding(known_base):
     figures = dashboard.dashboard_figures(period=dashboard.Period(today, today))
     assert {row.code: row.values[0].current for row in figures.by_status} == direct()
     assert _values(figures.by_attribute)["DOUT"][0] == 0
+
+
+def test_the_flow_counts_stay_exact_through_bulk_writes_and_the_folding(known_base, north):
+    """INSi outcomes, response times and creations come from counts kept by triggers: raw bulk updates, moves in time
+    and deletions show at once, whole months (month rows) and parts of months (day rows) alike, and the folding
+    changes nothing."""
+    Exchange.objects.filter(return_code="KO").update(return_code="OK", duration_ms=700)  # Site Nord's, on 09/10
+    Exchange.objects.filter(return_code="insi_102").update(started_at=at(5, 11))  # the fault moves to November
+    Exchange.objects.filter(return_code=protocol.CR_SEVERAL).delete()
+    IdentityEvent.objects.filter(identity=known_base["c"], kind=IdentityEvent.Kind.CREATED).update(details={"anteriority_hits": 2})
+    Identity.objects.filter(pk=known_base["f"].pk).update(establishment=establishments.default_establishment())
+
+    def figures():
+        october = dashboard.dashboard_figures(period=PERIOD)
+        of_north = dashboard.dashboard_figures(period=PERIOD, establishment_id=north.pk)
+        november = dashboard.dashboard_figures(period=dashboard.Period(date(2026, 11, 1), date(2026, 11, 30)))
+        days = dashboard.dashboard_figures(period=dashboard.Period(date(2026, 10, 2), date(2026, 10, 9)))
+        return (_values(october.insi), _values(october.insi_times), _values(october.creations), _values(of_north.insi)["verified_ok"],
+                _values(of_north.insi_times), _values(november.insi)["search_fault"], _values(november.insi_times)["p50"],
+                _values(days.insi_times))
+
+    expected = (
+        {"found": (1, 1), "not_found": (1, 0), "several": (0, 0), "search_fault": (0, 0),
+         "verified_ok": (2, 1), "verified_ko": (0, 0), "verify_fault": (0, 0)},
+        {"p50": (200, 50), "p95": (700, 150)},  # 100, 200, 300, 700 ms in October
+        {"searched": (3, 3), "reviewed": (2, 0), "unreviewed": (1, 3)},
+        (1, 0),  # an exchange stays with the establishment its identity had when it was made
+        {"p50": (700, 150), "p95": (700, 150)},
+        (1, 0), (1000, 200),  # November against 2–31 October
+        {"p50": (200, None), "p95": (700, None)},  # 2–9 October: day rows only
+    )
+    assert figures() == expected
+    rows = FlowTally.objects.count() + DurationTally.objects.count()
+    tally_compact()
+    assert FlowTally.objects.count() + DurationTally.objects.count() < rows
+    assert figures() == expected
 
 
 # --- The screen, the exports, who may see them ---
