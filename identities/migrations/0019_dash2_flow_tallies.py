@@ -1,5 +1,6 @@
-# The daily counts of the dashboard's flows (portal.models.FlowTally, DurationTally): triggers on the INSi exchange log
-# and on the identity events insert the changes; the rows of what exists are written once here, grouped in SQL.
+# The daily counts of the dashboard's flows (portal.models.FlowTally, DurationTally): triggers on the INSi exchange log,
+# the identity events and the worklist items insert the changes; the rows of what exists are written once here,
+# grouped in SQL.
 
 from django.conf import settings
 from django.db import migrations, models
@@ -44,6 +45,30 @@ SELECT day, establishment_id, flow, outcome, SUM(n) FROM (
 """
 
 
+def _pg_worklist_counts(time_zone: str, items: str) -> str:
+    """The worklist items named (a SELECT of rows and a sign ``n``), counted three ways: ``opened:<kind>`` on the day
+    of their opening, ``decided:<kind>`` (outcome: the decision) on the day of their decision, ``open:<kind>`` on the
+    day of their opening while they are open."""
+    def day(value: str) -> str:
+        return _pg_day(time_zone, value)
+
+    return f"""
+INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count)
+SELECT v.day, i.establishment_id, v.flow, v.outcome, SUM(w.n)
+FROM ({items}) w JOIN {_IDENTITY} i ON i.id = w.identity_id
+CROSS JOIN LATERAL (VALUES
+    ({day("w.opened_at")}, 'opened:' || w.kind, ''),
+    ({day("COALESCE(w.decided_at, w.opened_at)")}, CASE WHEN w.state = 'DONE' THEN 'decided:' || w.kind END,
+     CASE WHEN w.decided_at IS NULL THEN '' ELSE w.decision END),
+    ({day("w.opened_at")}, CASE WHEN w.state = 'OPEN' THEN 'open:' || w.kind END, '')
+) v (day, flow, outcome)
+WHERE v.flow IS NOT NULL GROUP BY 1, 2, 3, 4 HAVING SUM(w.n) <> 0
+"""
+
+
+_WORKLIST_COLUMNS = "identity_id, kind, opened_at, state, decision, decided_at"
+
+
 def _pg_triggers(time_zone: str) -> str:
     """Statement-level triggers with transition tables: a bulk insert or update is counted in one grouped statement."""
     none = "SELECT NULL::bigint AS identity_id, NULL::timestamptz AS started_at, '' AS operation, '' AS return_code, 0 AS duration_ms, 0 AS n WHERE FALSE"
@@ -72,6 +97,9 @@ CREATE TRIGGER {name}_{op.lower()} AFTER {op} ON {table} REFERENCING {refs} FOR 
                        for op, refs in (("INSERT", "NEW TABLE AS new_rows"), ("DELETE", "OLD TABLE AS old_rows"),
                                         ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows")))
 
+    def items(table: str, sign: int) -> str:
+        return f"SELECT {_WORKLIST_COLUMNS}, {sign} AS n FROM {table}"
+
     both_exchanges = f"{exchanges('old_rows', -1)} UNION ALL {exchanges('new_rows', 1)}"
     both_events = f"{events('old_rows', -1)} UNION ALL {events('new_rows', 1)}"
     return (
@@ -81,6 +109,10 @@ CREATE TRIGGER {name}_{op.lower()} AFTER {op} ON {table} REFERENCING {refs} FOR 
         + function("identities_event_tally", _pg_counts(time_zone, none, events("new_rows", 1)),
                    _pg_counts(time_zone, none, events("old_rows", -1)), _pg_counts(time_zone, none, both_events))
         + triggers("identities_identityevent", "identities_event_tally")
+        + function("identities_worklist_tally", _pg_worklist_counts(time_zone, items("new_rows", 1)),
+                   _pg_worklist_counts(time_zone, items("old_rows", -1)),
+                   _pg_worklist_counts(time_zone, f"{items('old_rows', -1)} UNION ALL {items('new_rows', 1)}"))
+        + triggers("identities_worklistitem", "identities_worklist_tally")
     )
 
 
@@ -102,6 +134,18 @@ def _sqlite_triggers() -> list[str]:
                 f"{establishment('e')}, '{_CREATED}', {_OUTCOME_SQLITE}, {sign} FROM (SELECT {row}.identity_id AS identity_id, "
                 f"{row}.at AS at, {row}.details AS details) e WHERE {row}.kind = '{_CREATED}'; ")
 
+    def item(row: str, sign: int) -> str:
+        establishment_of = establishment(row)
+        opened = f"date({row}.opened_at, 'localtime')"
+        return (f"INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count) VALUES "
+                f"({opened}, {establishment_of}, 'opened:' || {row}.kind, '', {sign}); "
+                f"INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count) SELECT "
+                f"date(COALESCE({row}.decided_at, {row}.opened_at), 'localtime'), {establishment_of}, 'decided:' || {row}.kind, "
+                f"CASE WHEN {row}.decided_at IS NULL THEN '' ELSE {row}.decision END, {sign} WHERE {row}.state = 'DONE'; "
+                f"INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count) SELECT "
+                f"{opened}, {establishment_of}, 'open:' || {row}.kind, '', {sign} WHERE {row}.state = 'OPEN'; ")
+
+    item_changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in _WORKLIST_COLUMNS.split(", "))
     exchange_changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ("identity_id", "started_at", "operation", "return_code", "duration_ms"))
     event_changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ("identity_id", "kind", "at", "details"))
     return [
@@ -113,6 +157,10 @@ def _sqlite_triggers() -> list[str]:
         f"CREATE TRIGGER identities_event_tally_delete AFTER DELETE ON identities_identityevent BEGIN {event('OLD', -1)}END",
         f"CREATE TRIGGER identities_event_tally_update AFTER UPDATE ON identities_identityevent WHEN {event_changed} "
         f"BEGIN {event('OLD', -1)}{event('NEW', 1)}END",
+        f"CREATE TRIGGER identities_worklist_tally_insert AFTER INSERT ON identities_worklistitem BEGIN {item('NEW', 1)}END",
+        f"CREATE TRIGGER identities_worklist_tally_delete AFTER DELETE ON identities_worklistitem BEGIN {item('OLD', -1)}END",
+        f"CREATE TRIGGER identities_worklist_tally_update AFTER UPDATE ON identities_worklistitem WHEN {item_changed} "
+        f"BEGIN {item('OLD', -1)}{item('NEW', 1)}END",
     ]
 
 
@@ -125,6 +173,7 @@ def install_flow_tallies(apps, schema_editor):
         schema_editor.execute(_pg_counts(
             time_zone, "SELECT identity_id, started_at, operation, return_code, duration_ms, 1 AS n FROM insi_exchange",
             f"SELECT identity_id, kind, at, details, 1 AS n FROM identities_identityevent WHERE kind = '{_CREATED}'"))
+        schema_editor.execute(_pg_worklist_counts(time_zone, f"SELECT {_WORKLIST_COLUMNS}, 1 AS n FROM identities_worklistitem"))
         return
     for statement in _sqlite_triggers():
         schema_editor.execute(statement)
@@ -140,17 +189,28 @@ def install_flow_tallies(apps, schema_editor):
                           f"SELECT date(e.at, 'localtime'), i.establishment_id, '{_CREATED}', {_OUTCOME_SQLITE}, COUNT(*) "
                           f"FROM identities_identityevent e JOIN {_IDENTITY} i ON i.id = e.identity_id "
                           f"WHERE e.kind = '{_CREATED}' GROUP BY 1, 2, 3, 4")
+    items = f"FROM identities_worklistitem w JOIN {_IDENTITY} i ON i.id = w.identity_id"
+    for day, flow, outcome, where in (
+        ("w.opened_at", "'opened:' || w.kind", "''", "TRUE"),
+        ("COALESCE(w.decided_at, w.opened_at)", "'decided:' || w.kind",
+         "CASE WHEN w.decided_at IS NULL THEN '' ELSE w.decision END", "w.state = 'DONE'"),
+        ("w.opened_at", "'open:' || w.kind", "''", "w.state = 'OPEN'"),
+    ):
+        schema_editor.execute(f"INSERT INTO {_FLOW} (day, establishment_id, flow, outcome, count) "
+                              f"SELECT date({day}, 'localtime'), i.establishment_id, {flow}, {outcome}, COUNT(*) {items} "
+                              f"WHERE {where} GROUP BY 1, 2, 3, 4")
 
 
 def remove_flow_tallies(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
             "".join(f"DROP TRIGGER {name}_{op} ON {table}; " for name, table in (
-                ("insi_exchange_tally", "insi_exchange"), ("identities_event_tally", "identities_identityevent"))
+                ("insi_exchange_tally", "insi_exchange"), ("identities_event_tally", "identities_identityevent"),
+                ("identities_worklist_tally", "identities_worklistitem"))
                 for op in ("insert", "delete", "update"))
-            + "DROP FUNCTION insi_exchange_tally(); DROP FUNCTION identities_event_tally();")
+            + "DROP FUNCTION insi_exchange_tally(); DROP FUNCTION identities_event_tally(); DROP FUNCTION identities_worklist_tally();")
     else:
-        for name in ("insi_exchange_tally", "identities_event_tally"):
+        for name in ("insi_exchange_tally", "identities_event_tally", "identities_worklist_tally"):
             for op in ("insert", "delete", "update"):
                 schema_editor.execute(f"DROP TRIGGER {name}_{op}")
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from identities.core.models import Attribute, Channel, Status, WorklistItem
-from identities.core.worklists import QueueSize, age_band_filter
+from identities.core.worklists import AGE_BANDS, QueueSize
 from identities.merge.models import Collision, Merge
 from identities.portal.models import DurationTally, FlowTally, IdentityTally
 from insi import protocol, verification
@@ -251,12 +251,15 @@ def _days(period: Period) -> Q:
     return Q(day__gte=period.start, day__lte=period.end)
 
 
+def _tally_rows(figures: Figures):
+    rows = FlowTally.objects.all()
+    return rows if figures.establishment_id is None else rows.filter(establishment_id=figures.establishment_id)
+
+
 def _flows(figures: Figures, conditions: dict[str, Q]) -> dict:
     """Sums of the daily flow counts per condition, in the period (``code``) and the previous one (``code__before``)."""
     now, before = _days(figures.period), _days(figures.previous)
-    rows = FlowTally.objects.filter(day__gte=figures.previous.start, day__lte=figures.period.end)
-    if figures.establishment_id is not None:
-        rows = rows.filter(establishment_id=figures.establishment_id)
+    rows = _tally_rows(figures).filter(day__gte=figures.previous.start, day__lte=figures.period.end)
     aggregates = {}
     for code, condition in conditions.items():
         aggregates[code] = Coalesce(Sum("count", filter=condition & now), 0)
@@ -359,20 +362,17 @@ def _insi(figures: Figures) -> None:
 
 def _duplicates(figures: Figures, within: _Within) -> None:
     """Potential duplicates found, confirmed and dismissed; merges and unmerges done."""
-    pairs = WorklistItem.objects.filter(kind=WorklistItem.Kind.DUPLICATE)
-    # Both states named: the queue index (state, kind, opened_at) then reads the two ranges alone.
-    found = _of_establishment(pairs.filter(state__in=WorklistItem.State.values).filter(within.both("opened_at")),
-                              figures, "identity").aggregate(
-        **_compare(within, "opened_at", {"found": Q()}))
-    decided = _of_establishment(pairs.filter(state=WorklistItem.State.DONE).filter(within.both("decided_at")), figures, "identity")
-    decisions = decided.aggregate(**_compare(within, "decided_at", {
-        "confirmed": Q(decision=WorklistItem.Decision.CONFIRMED), "dismissed": Q(decision=WorklistItem.Decision.DISMISSED),
-    }))
+    duplicate = WorklistItem.Kind.DUPLICATE
+    pairs = _flows(figures, {
+        "found": Q(flow=f"opened:{duplicate}"),
+        "confirmed": Q(flow=f"decided:{duplicate}", outcome=WorklistItem.Decision.CONFIRMED),
+        "dismissed": Q(flow=f"decided:{duplicate}", outcome=WorklistItem.Decision.DISMISSED),
+    })
     merges = _of_establishment(Merge.objects.filter(merged_at__isnull=False).filter(within.both("merged_at")), figures, "survivor")
     merged = merges.aggregate(**_compare(within, "merged_at", {"merged": Q()}))
     unmerges = _of_establishment(Merge.objects.filter(within.both("unmerged_at")), figures, "survivor")
     unmerged = unmerges.aggregate(**_compare(within, "unmerged_at", {"unmerged": Q()}))
-    figures.duplicates = _rows(found | decisions | merged | unmerged, [
+    figures.duplicates = _rows(pairs | merged | unmerged, [
         ("found", _("Doublons potentiels détectés")),
         ("confirmed", _("Doublons avérés (confirmés)")),
         ("dismissed", _("Doublons écartés (deux personnes)")),
@@ -397,39 +397,54 @@ def _collisions(figures: Figures, within: _Within) -> None:
 def _backlog(figures: Figures, now: datetime) -> None:
     """Open items per worklist at the end of both periods, and the ages of those open now.
 
-    Open at an instant = opened before it and still open, or decided since: the open items are
-    counted from the queue index (state, kind, opened_at) alone, the decided ones from the index of
-    decisions (state, decided_at), which holds few rows after a recent instant."""
-    end, previous_end = figures.period.bounds()[1], figures.previous.bounds()[1]
-    open_items = _of_establishment(WorklistItem.objects.filter(state=WorklistItem.State.OPEN), figures, "identity")
-    open_now = {
-        row["kind"]: row for row in open_items.values("kind").order_by().annotate(
-            at_end=Count("opened_at", filter=Q(opened_at__lt=end)), at_previous_end=Count("opened_at", filter=Q(opened_at__lt=previous_end)),
-            open=Count("opened_at"),
-            under_a_week=Count("opened_at", filter=age_band_filter("semaine", now=now)),
-            week_to_month=Count("opened_at", filter=age_band_filter("mois", now=now)),
-            over_a_month=Count("opened_at", filter=age_band_filter("ancien", now=now)),
-            oldest=Min("opened_at"),
-        )
-    }
-    decided_items = _of_establishment(
-        WorklistItem.objects.filter(state=WorklistItem.State.DONE, decided_at__gte=previous_end), figures, "identity")
-    decided_since = {
-        row["kind"]: row for row in decided_items.values("kind").order_by().annotate(
-            at_end=Count("pk", filter=Q(opened_at__lt=end, decided_at__gte=end)),
-            at_previous_end=Count("pk", filter=Q(opened_at__lt=previous_end)),
-        )
-    }
-    empty = {"at_end": 0, "at_previous_end": 0, "open": 0, "under_a_week": 0, "week_to_month": 0, "over_a_month": 0, "oldest": None}
-    figures.backlog, figures.queues = [], []
-    for kind, label in WorklistItem.Kind.choices:
-        row, decided = open_now.get(kind, empty), decided_since.get(kind, empty)
-        figures.backlog.append(Row(kind, str(label), (Compared(row["at_end"] + decided["at_end"],
-                                                               row["at_previous_end"] + decided["at_previous_end"]),)))
-        figures.queues.append(QueueSize(kind=kind, label=str(label), **{key: row[key] for key in
-                                        ("open", "under_a_week", "week_to_month", "over_a_month", "oldest")}))
+    Open at the end of a day = opened up to that day and not decided by then: from the daily counts
+    (``opened:<kind>`` minus ``decided:<kind>``). The ages come from the items open now counted by
+    their day of opening (``open:<kind>``); only the items opened on the day an age band starts, and
+    on the oldest day, are read from the queue index (state, kind, opened_at), to place them exactly."""
+    end, previous_end = figures.period.end, figures.previous.end
+    kinds = WorklistItem.Kind.values
+    ends = _tally_rows(figures).filter(day__lte=end, flow__in=[f"{prefix}:{kind}" for prefix in ("opened", "decided") for kind in kinds])
+    at = Counter()
+    for row in ends.values("flow").order_by().annotate(at_end=Sum("count"), at_previous_end=Sum("count", filter=Q(day__lte=previous_end))):
+        prefix, kind = row["flow"].split(":", 1)
+        sign = 1 if prefix == "opened" else -1
+        at[(kind, "end")] += sign * row["at_end"]
+        at[(kind, "previous_end")] += sign * (row["at_previous_end"] or 0)
+    figures.backlog = [Row(kind, str(label), (Compared(at[(kind, "end")], at[(kind, "previous_end")]),))
+                       for kind, label in WorklistItem.Kind.choices]
+    figures.queues = _queues(figures, now)
     figures.kpis["backlog"] = Compared(sum(row.values[0].current for row in figures.backlog),
                                        sum(row.values[0].previous for row in figures.backlog))
+
+
+def _queues(figures: Figures, now: datetime) -> list[QueueSize]:
+    """The items open now per worklist by age band (the worklists page's bands, exactly), and the oldest."""
+    cuts = {band: now - timedelta(days=AGE_BANDS[band][2]) for band in ("semaine", "mois")}  # opened since then: younger
+    cut_days = {band: timezone.localdate(cut) for band, cut in cuts.items()}
+    by_day: dict[str, list[tuple[date, int]]] = {}
+    for row in (_tally_rows(figures).filter(flow__startswith="open:").values("flow", "day").order_by("day")
+                .annotate(open=Sum("count")).filter(open__gt=0)):
+        by_day.setdefault(row["flow"].split(":", 1)[1], []).append((row["day"], row["open"]))
+    # The items of the days that straddle a boundary, read from the table: opened on a cut's day, or on the oldest day.
+    straddling = Q(pk__in=[])
+    for kind, days in by_day.items():
+        for day in {days[0][0], *cut_days.values()}:
+            low, high = Period(day, day).bounds()
+            straddling |= Q(kind=kind, opened_at__gte=low, opened_at__lt=high)
+    items = _of_establishment(WorklistItem.objects.filter(state=WorklistItem.State.OPEN).filter(straddling), figures, "identity")
+    exact = {row["kind"]: row for row in items.values("kind").order_by().annotate(
+        oldest=Min("opened_at"),
+        **{band: Count("pk", filter=Q(opened_at__gte=cut, opened_at__lt=Period(cut_days[band], cut_days[band]).bounds()[1]))
+           for band, cut in cuts.items()})}
+    queues = []
+    for kind, label in WorklistItem.Kind.choices:
+        days, read = by_day.get(kind, []), exact.get(kind, {})
+        younger = {band: sum(count for day, count in days if day > cut_days[band]) + read.get(band, 0) for band in cuts}
+        total = sum(count for _day, count in days)
+        queues.append(QueueSize(kind=kind, label=str(label), open=total, under_a_week=younger["semaine"],
+                                week_to_month=younger["mois"] - younger["semaine"], over_a_month=total - younger["mois"],
+                                oldest=read.get("oldest")))
+    return queues
 
 
 def dashboard_figures(*, period: Period | None = None, establishment_id: int | None = None, now: datetime | None = None) -> Figures:

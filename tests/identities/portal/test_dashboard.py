@@ -5,12 +5,15 @@ import io
 from datetime import date
 
 import pytest
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from identities.core import establishments
-from identities.core.models import Establishment, Identity, IdentityEvent, Status
+from django.db.models import Q
+
+from identities.core import establishments, worklists
+from identities.core.models import Establishment, Identity, IdentityEvent, Status, WorklistItem
 from identities.portal import dashboard, dashboard_report
 from identities.portal.models import DurationTally, FlowTally, IdentityTally
 from identities.portal.tally import tally_compact
@@ -158,6 +161,45 @@ def test_the_flow_counts_stay_exact_through_bulk_writes_and_the_folding(known_ba
     rows = FlowTally.objects.count() + DurationTally.objects.count()
     tally_compact()
     assert FlowTally.objects.count() + DurationTally.objects.count() < rows
+    assert figures() == expected
+
+
+def test_the_worklist_counts_stay_exact_through_bulk_writes_and_the_folding(known_base, north, civ_member):
+    """Backlogs at the end of both periods and the ages of the open items come from counts kept by a trigger; the items
+    opened on the day an age band starts are placed to the minute, as on the worklists page."""
+    now = at(1, 11, hour=12)  # the week began on 25/10 at noon, the month on 02/10 at noon
+    for identity, moment in ((known_base["a"], at(25, hour=8)), (known_base["b"], at(25, hour=18)), (known_base["f"], at(2, hour=10)),
+                             (known_base["g"], at(2, hour=14)), (known_base["c"], at(20, 9))):
+        item = worklists.worklist_add_item(actor=civ_member, kind=WorklistItem.Kind.DOUBTFUL, identity_id=identity.pk, reason="doute")
+        WorklistItem.objects.filter(pk=item.pk).update(opened_at=moment)
+    # Raw bulk writes: one closed in October, one in November (after the period), one moved in time.
+    WorklistItem.objects.filter(kind=WorklistItem.Kind.DOUBTFUL, identity=known_base["c"]).update(
+        state=WorklistItem.State.DONE, decision=WorklistItem.Decision.HANDLED, decided_at=at(30))
+    WorklistItem.objects.filter(kind=WorklistItem.Kind.DOUBTFUL, identity=known_base["a"]).update(opened_at=at(24, hour=23))
+
+    def direct(end, establishment=None):
+        items = WorklistItem.objects.filter(opened_at__lt=end).filter(
+            Q(state=WorklistItem.State.OPEN) | Q(state=WorklistItem.State.DONE, decided_at__gte=end))
+        if establishment is not None:
+            items = items.filter(identity__establishment=establishment)
+        return {kind: items.filter(kind=kind).count() for kind in WorklistItem.Kind.values}
+
+    def figures():
+        all_of_them = dashboard.dashboard_figures(period=PERIOD, now=now)
+        of_north = dashboard.dashboard_figures(period=PERIOD, establishment_id=north.pk, now=now)
+        return _values(all_of_them.backlog), all_of_them.queues, _values(of_north.backlog)
+
+    end, previous_end = PERIOD.bounds()[1], PERIOD.previous().bounds()[1]
+    expected = (
+        {kind: (direct(end)[kind], direct(previous_end)[kind]) for kind in WorklistItem.Kind.values},
+        worklists.worklist_queue_sizes(now=now),
+        {kind: (direct(end, north)[kind], direct(previous_end, north)[kind]) for kind in WorklistItem.Kind.values},
+    )
+    doubtful = next(queue for queue in expected[1] if queue.kind == WorklistItem.Kind.DOUBTFUL)
+    assert (doubtful.open, doubtful.under_a_week, doubtful.week_to_month, doubtful.over_a_month) == (4, 1, 2, 1)
+    assert expected[0]["DOUT"] == (4, 1)
+    assert figures() == expected
+    tally_compact()
     assert figures() == expected
 
 
