@@ -254,7 +254,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'décompte quotidien des flux',
                 'verbose_name_plural': 'décomptes quotidiens des flux',
                 'default_permissions': (),
-                'indexes': [models.Index(fields=['day', 'establishment_id'], name='flowtally_day_est')],
+                'indexes': [models.Index(fields=['flow', 'day', 'establishment_id'], name='flowtally_flow_day')],
             },
         ),
         migrations.RunPython(install_flow_tallies, remove_flow_tallies),

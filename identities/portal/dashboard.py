@@ -422,20 +422,22 @@ def _queues(figures: Figures, now: datetime) -> list[QueueSize]:
     cuts = {band: now - timedelta(days=AGE_BANDS[band][2]) for band in ("semaine", "mois")}  # opened since then: younger
     cut_days = {band: timezone.localdate(cut) for band, cut in cuts.items()}
     by_day: dict[str, list[tuple[date, int]]] = {}
-    for row in (_tally_rows(figures).filter(flow__startswith="open:").values("flow", "day").order_by("day")
+    for row in (_tally_rows(figures).filter(flow__in=[f"open:{kind}" for kind in WorklistItem.Kind.values]).values("flow", "day").order_by("day")
                 .annotate(open=Sum("count")).filter(open__gt=0)):
         by_day.setdefault(row["flow"].split(":", 1)[1], []).append((row["day"], row["open"]))
-    # The items of the days that straddle a boundary, read from the table: opened on a cut's day, or on the oldest day.
-    straddling = Q(pk__in=[])
-    for kind, days in by_day.items():
-        for day in {days[0][0], *cut_days.values()}:
-            low, high = Period(day, day).bounds()
-            straddling |= Q(kind=kind, opened_at__gte=low, opened_at__lt=high)
-    items = _of_establishment(WorklistItem.objects.filter(state=WorklistItem.State.OPEN).filter(straddling), figures, "identity")
-    exact = {row["kind"]: row for row in items.values("kind").order_by().annotate(
-        oldest=Min("opened_at"),
-        **{band: Count("pk", filter=Q(opened_at__gte=cut, opened_at__lt=Period(cut_days[band], cut_days[band]).bounds()[1]))
-           for band, cut in cuts.items()})}
+    # The items opened on the day a band starts, read from the queue index to place them to the minute.
+    open_items = _of_establishment(WorklistItem.objects.filter(state=WorklistItem.State.OPEN), figures, "identity")
+    on_cut_days = Q(pk__in=[])
+    for day in cut_days.values():
+        low, high = Period(day, day).bounds()
+        on_cut_days |= Q(opened_at__gte=low, opened_at__lt=high)
+    exact = {row["kind"]: row for row in open_items.filter(kind__in=list(by_day)).filter(on_cut_days).values("kind").order_by()
+             .annotate(**{band: Count("pk", filter=Q(opened_at__gte=cut, opened_at__lt=Period(cut_days[band], cut_days[band]).bounds()[1]))
+                          for band, cut in cuts.items()})}
+    for kind, days in by_day.items():  # the oldest: the first item of the oldest day, from the same index
+        low, high = Period(days[0][0], days[0][0]).bounds()
+        exact.setdefault(kind, {})["oldest"] = (open_items.filter(kind=kind, opened_at__gte=low, opened_at__lt=high)
+                                                .order_by("opened_at").values_list("opened_at", flat=True).first())
     queues = []
     for kind, label in WorklistItem.Kind.choices:
         days, read = by_day.get(kind, []), exact.get(kind, {})

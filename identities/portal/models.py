@@ -118,7 +118,7 @@ class FlowTally(models.Model):
         verbose_name = _("décompte quotidien des flux")
         verbose_name_plural = _("décomptes quotidiens des flux")
         default_permissions = ()
-        indexes = [models.Index(fields=["day", "establishment_id"], name="flowtally_day_est")]
+        indexes = [models.Index(fields=["flow", "day", "establishment_id"], name="flowtally_flow_day")]
 
 
 class DurationTally(models.Model):
