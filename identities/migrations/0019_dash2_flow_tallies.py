@@ -1,6 +1,6 @@
 # The daily counts of the dashboard's flows (portal.models.FlowTally, DurationTally): triggers on the INSi exchange log,
 # the identity events and the worklist items insert the changes; the rows of what exists are written once here,
-# grouped in SQL.
+# grouped in SQL; and the identity counts per month, kept from the daily ones.
 
 from django.conf import settings
 from django.db import migrations, models
@@ -201,6 +201,53 @@ def install_flow_tallies(apps, schema_editor):
                               f"WHERE {where} GROUP BY 1, 2, 3, 4")
 
 
+# The monthly identity counts (portal.models.IdentityMonthTally): the daily rows summed per month, kept by triggers on
+# the daily counts (whose rows are only inserted, by the identity trigger and the folding, and deleted, by the folding).
+_TALLY, _MONTHS = "identities_identitytally", "identities_identitymonthtally"
+_GROUP = "establishment_id, status, channel, nia, doubtful, fictitious, homonym"
+
+
+def _pg_months(rows: str, sign: str) -> str:
+    return (f"INSERT INTO {_MONTHS} (day, {_GROUP}, active, created) "
+            f"SELECT date_trunc('month', day)::date, {_GROUP}, {sign}SUM(active), {sign}SUM(created) FROM {rows} "
+            f"GROUP BY date_trunc('month', day), {_GROUP} HAVING SUM(active) <> 0 OR SUM(created) <> 0")
+
+
+def install_month_tally(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"""
+CREATE FUNCTION identities_tally_months() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN {_pg_months("new_rows", "")};
+    ELSE {_pg_months("old_rows", "-")};
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER identities_tally_months_insert AFTER INSERT ON {_TALLY} REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION identities_tally_months();
+CREATE TRIGGER identities_tally_months_delete AFTER DELETE ON {_TALLY} REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION identities_tally_months();
+""")
+    else:
+        def month(row: str, sign: str) -> str:
+            values = ", ".join(f"{row}.{column}" for column in _GROUP.split(", "))
+            return (f"INSERT INTO {_MONTHS} (day, {_GROUP}, active, created) VALUES "
+                    f"(date({row}.day, 'start of month'), {values}, {sign}{row}.active, {sign}{row}.created); ")
+
+        schema_editor.execute(f"CREATE TRIGGER identities_tally_months_insert AFTER INSERT ON {_TALLY} BEGIN {month('NEW', '')}END")
+        schema_editor.execute(f"CREATE TRIGGER identities_tally_months_delete AFTER DELETE ON {_TALLY} BEGIN {month('OLD', '-')}END")
+    start = "date_trunc('month', day)::date" if schema_editor.connection.vendor == "postgresql" else "date(day, 'start of month')"
+    schema_editor.execute(f"INSERT INTO {_MONTHS} (day, {_GROUP}, active, created) SELECT {start}, {_GROUP}, SUM(active), SUM(created) "
+                          f"FROM {_TALLY} GROUP BY 1, {_GROUP}")
+
+
+def remove_month_tally(apps, schema_editor):
+    for op in ("insert", "delete"):
+        schema_editor.execute(f"DROP TRIGGER identities_tally_months_{op}" + (f" ON {_TALLY}" if schema_editor.connection.vendor == "postgresql" else ""))
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION identities_tally_months()")
+
+
 def remove_flow_tallies(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(
@@ -258,4 +305,27 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(install_flow_tallies, remove_flow_tallies),
+        migrations.CreateModel(
+            name='IdentityMonthTally',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField(verbose_name='jour')),
+                ('establishment_id', models.BigIntegerField(verbose_name='établissement')),
+                ('status', models.CharField(max_length=5, verbose_name='statut')),
+                ('channel', models.CharField(max_length=4, verbose_name='modalité de recueil')),
+                ('nia', models.BooleanField(verbose_name='NIA')),
+                ('doubtful', models.BooleanField(verbose_name='douteuse')),
+                ('fictitious', models.BooleanField(verbose_name='fictive')),
+                ('homonym', models.BooleanField(verbose_name='homonyme')),
+                ('active', models.IntegerField(verbose_name='variation des identités actives')),
+                ('created', models.IntegerField(verbose_name='identités créées')),
+            ],
+            options={
+                'verbose_name': 'décompte mensuel des identités',
+                'verbose_name_plural': 'décomptes mensuels des identités',
+                'default_permissions': (),
+                'indexes': [models.Index(fields=['establishment_id', 'day'], name='identitymonthtally_est_day')],
+            },
+        ),
+        migrations.RunPython(install_month_tally, remove_month_tally),
     ]

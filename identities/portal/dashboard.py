@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from identities.core.models import Attribute, Channel, Status, WorklistItem
 from identities.core.worklists import AGE_BANDS, QueueSize
 from identities.merge.models import Collision, Merge
-from identities.portal.models import DurationTally, FlowTally, IdentityTally
+from identities.portal.models import DurationTally, FlowTally, IdentityMonthTally, IdentityTally
 from insi import protocol, verification
 
 _SEARCHES = (protocol.SEARCH_TRAITS, protocol.SEARCH_VITALE)
@@ -132,27 +132,54 @@ def _compared_rows(choices, current: Counter, previous: Counter, *, total_curren
 
 # --- Stocks: the daily identity counts ---
 
-def _tally(establishment_id: int | None):
-    rows = IdentityTally.objects.all()
+def _tally(model, establishment_id: int | None):
+    rows = model.objects.all()
     return rows if establishment_id is None else rows.filter(establishment_id=establishment_id)
 
 
+def _whole_months(period: Period) -> tuple[list[date], Q]:
+    """The first days of the period's whole months, and a Q for its other days."""
+    months, days = [], Q(pk__in=[])
+    first = period.start
+    while first <= period.end:
+        month = first.replace(day=1)
+        month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        last = min(month_end, period.end)
+        if first == month and last == month_end:
+            months.append(month)
+        else:
+            days |= Q(day__gte=first, day__lte=last)
+        first = month_end + timedelta(days=1)
+    return months, days
+
+
 def _stocks(figures: Figures) -> None:
-    """One pass over the daily counts: identities by status, attribute and channel at the end of both periods,
-    creations in both, active and qualified identities at each point of the curve."""
-    period, previous = figures.period, figures.previous
+    """One pass over the identity counts: identities by status, attribute and channel at the end of both periods,
+    creations in both, active and qualified identities at each point of the curve.
+
+    The months before the period's first month (and, drawn month by month, its whole months) are read from the
+    monthly counts, the other days from the daily ones: rows per month of history, not per day."""
+    period, previous, establishment_id = figures.period, figures.previous, figures.establishment_id
     monthly = period.days > DAILY_UP_TO_DAYS
-    bucket = Cast(Trunc("day", "month"), DateField()) if monthly else F("day")
-    groups = (
-        _tally(figures.establishment_id).filter(day__lte=period.end)
-        # Everything up to the end of the previous period is one bucket (None): the stock it ends with.
+    first_month = period.start.replace(day=1)
+    months, days = _whole_months(period) if monthly else ([], _days(period))
+    sources = (
+        (_tally(IdentityMonthTally, establishment_id).filter(Q(day__lt=first_month) | Q(day__in=months)), F("day")),
+        (_tally(IdentityTally, establishment_id).filter(day__gte=first_month, day__lte=period.end).filter(Q(day__lt=period.start) | days),
+         Cast(Trunc("day", "month"), DateField()) if monthly else F("day")),
+    )
+    groups = [
+        group for rows, bucket in sources for group in rows
+        # Everything before the period is one bucket (None): the stock it starts from.
         .annotate(bucket=Case(When(day__lt=period.start, then=None), default=bucket, output_field=DateField()))
         .values("bucket", "status", "channel", "nia", "doubtful", "fictitious", "homonym").order_by()
-        .annotate(
-            change=Sum("active"),
-            created_now=Coalesce(Sum("created", filter=Q(day__gte=period.start)), 0),
-            created_before=Coalesce(Sum("created", filter=Q(day__gte=previous.start, day__lte=previous.end)), 0),
-        )
+        .annotate(change=Sum("active"), created_now=Coalesce(Sum("created", filter=Q(day__gte=period.start)), 0))
+    ]
+    previous_months, previous_days = _whole_months(previous)
+    created_before = sum(
+        rows.aggregate(created=Coalesce(Sum("created"), 0))["created"] for rows in (
+            _tally(IdentityMonthTally, establishment_id).filter(day__in=previous_months),
+            _tally(IdentityTally, establishment_id).filter(previous_days))
     )
     status, status_before, channel, channel_before = Counter(), Counter(), Counter(), Counter()
     attribute, attribute_before, nia, created = Counter(), Counter(), Counter(), Counter()
@@ -172,7 +199,6 @@ def _stocks(figures: Figures) -> None:
         if group["status"] == Status.QUAL:
             curve[(group["bucket"], "qualified")] += group["change"]
         created["now"] += group["created_now"]
-        created["before"] += group["created_before"]
     active, active_before = sum(status.values()), sum(status_before.values())
     with_ins = status[Status.RECUP] + status[Status.QUAL]
     with_ins_before = status_before[Status.RECUP] + status_before[Status.QUAL]
@@ -185,7 +211,7 @@ def _stocks(figures: Figures) -> None:
         "qualification_rate": Compared(_percent(status[Status.QUAL], active), _percent(status_before[Status.QUAL], active_before)),
         # NIA among the identities that hold a matricule (the database allows one on RECUP and QUAL only).
         "nia_share": Compared(_percent(nia["now"], with_ins), _percent(nia["before"], with_ins_before)),
-        "created": Compared(created["now"], created["before"]),
+        "created": Compared(created["now"], created_before),
     }
     running_active, running_qualified = curve[(None, "active")], curve[(None, "qualified")]
     figures.series = []
@@ -285,18 +311,8 @@ def _creations(figures: Figures) -> None:
 
 def _spans(period: Period) -> Q:
     """The response-time histogram rows that make up the period: its whole months' rows, its other days' rows."""
-    months, days = [], Q(pk__in=[])
-    first = period.start
-    while first <= period.end:
-        month = first.replace(day=1)
-        month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        last = min(month_end, period.end)
-        if first == month and last == month_end:
-            months.append(month)
-        else:
-            days |= Q(monthly=False, day__gte=first, day__lte=last)
-        first = month_end + timedelta(days=1)
-    return Q(monthly=True, day__in=months) | days
+    months, days = _whole_months(period)
+    return Q(monthly=True, day__in=months) | (Q(monthly=False) & days)
 
 
 def _nearest_rank(histogram: list[tuple[int, int]], fraction: float) -> int | None:

@@ -58,17 +58,9 @@ class DirectoryAccount(models.Model):
         return f"{self.user.get_username()} ({self.get_source_display()})"
 
 
-class IdentityTally(models.Model):
-    """What the dashboard counts identities from: net daily changes, written by a database trigger on the identity table.
-
-    Each row says: on ``day`` (local date), the active identities of this establishment with
-    these properties changed by ``active``, and ``created`` of them were created. The stock on
-    any day is the sum of the rows up to that day. The trigger (migration 0016) sees every
-    write — services, bulk loads, COPY, ``QuerySet.update`` — so the counts stay exact; it only
-    inserts (no row is updated by two writers), and ``tally.tally_compact`` folds the rows into one
-    per day and group every quarter of an hour. Dating: a creation at its ``created_at``, a change at the ``updated_at``
-    it writes (else the time of the write).
-    """
+class IdentityCounts(models.Model):
+    """The columns of the identity counts: a group of identities (establishment, status, channel, NIA, attributes) and
+    how its active identities changed (``active``) and how many of them were created (``created``)."""
 
     day = models.DateField(_("jour"))
     establishment_id = models.BigIntegerField(_("établissement"))  # written by the trigger: no foreign key to check
@@ -85,10 +77,38 @@ class IdentityTally(models.Model):
     SUMS = ("active", "created")
 
     class Meta:
+        abstract = True
+
+
+class IdentityTally(IdentityCounts):
+    """What the dashboard counts identities from: net daily changes, written by a database trigger on the identity table.
+
+    Each row says: on ``day`` (local date), the active identities of this establishment with
+    these properties changed by ``active``, and ``created`` of them were created. The stock on
+    any day is the sum of the rows up to that day. The trigger (migration 0016) sees every
+    write — services, bulk loads, COPY, ``QuerySet.update`` — so the counts stay exact; it only
+    inserts (no row is updated by two writers), and ``tally.tally_compact`` folds the rows into one
+    per day and group every quarter of an hour. Dating: a creation at its ``created_at``, a change at the ``updated_at``
+    it writes (else the time of the write).
+    """
+
+    class Meta:
         verbose_name = _("décompte quotidien des identités")
         verbose_name_plural = _("décomptes quotidiens des identités")
         default_permissions = ()
         indexes = [models.Index(fields=["establishment_id", "day"], name="identitytally_est_day")]
+
+
+class IdentityMonthTally(IdentityCounts):
+    """The same counts per month (``day``: the first of the month), kept by triggers on ``IdentityTally`` (its rows
+    added when inserted, taken off when deleted, migration 0019): a stock reads the months before the period here,
+    one row per month and group, and only the days of the period's own months from the daily counts."""
+
+    class Meta:
+        verbose_name = _("décompte mensuel des identités")
+        verbose_name_plural = _("décomptes mensuels des identités")
+        default_permissions = ()
+        indexes = [models.Index(fields=["establishment_id", "day"], name="identitymonthtally_est_day")]
 
 
 class FlowTally(models.Model):

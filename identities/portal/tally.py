@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 
-from identities.portal.models import DurationTally, FlowTally, IdentityTally
+from identities.portal.models import DurationTally, FlowTally, IdentityMonthTally, IdentityTally
 
-TALLIES = (IdentityTally, FlowTally, DurationTally)
+TALLIES = (IdentityTally, IdentityMonthTally, FlowTally, DurationTally)
 
 
 def _fold(model) -> int:

@@ -126,6 +126,12 @@ def test_the_counts_stay_exact_through_bulk_updates_and_the_folding(known_base):
     figures = dashboard.dashboard_figures(period=dashboard.Period(today, today))
     assert {row.code: row.values[0].current for row in figures.by_status} == direct()
     assert _values(figures.by_attribute)["DOUT"][0] == 0
+    # A long period: its whole months from the monthly counts (kept through the folding's delete and insert).
+    since_january = dashboard.dashboard_figures(period=dashboard.Period(date(2026, 1, 1), today))
+    assert since_january.monthly_series
+    assert {row.code: row.values[0].current for row in since_january.by_status} == direct()
+    assert since_january.series[-1].active == sum(direct().values())
+    assert since_january.kpis["created"].current == Identity.objects.filter(created_at__year=2026).count()
 
 
 def test_the_flow_counts_stay_exact_through_bulk_writes_and_the_folding(known_base, north):
