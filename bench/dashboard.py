@@ -9,7 +9,7 @@ Usage, on a PostgreSQL copy of a base filled by ``manage.py generate_identities 
 dashboard: a second establishment holding every third identity (moved by UPDATE, so through the
 counting trigger), a year of INSi exchanges (``--exchanges``, default 300,000: searches and
 verifications with the outcomes and response times of the simulator's mix) and of creation
-events with their anteriority hits, then the folding of the daily counts (beat's, every quarter of an hour) and
+events with their anteriority hits, then the folding of the dashboard's counts (beat's, every quarter of an hour) and
 ``VACUUM ANALYZE``. Run ``manage.py refresh_worklists`` before it for the worklists.
 
 Server-side times, measured in-process (Django test client, no network, no browser); prints a
@@ -44,8 +44,7 @@ from django.utils import timezone  # noqa: E402
 from identities.core import roles  # noqa: E402
 from identities.core.models import Establishment, Identity, WorklistItem  # noqa: E402
 from identities.portal import dashboard, dashboard_report  # noqa: E402
-from identities.portal.models import IdentityTally  # noqa: E402
-from identities.portal.tally import tally_compact  # noqa: E402
+from identities.portal.tally import TALLIES, tally_compact  # noqa: E402
 
 NORTH = "nord"
 
@@ -97,11 +96,11 @@ def prepare(exchanges: int) -> None:
             print(f"Activité d'un an écrite : {exchanges} échanges INSi, {cursor.rowcount} créations "
                   f"({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-    tally_compact()
-    print(f"Regroupement des décomptes : {IdentityTally.objects.count()} lignes ({time.perf_counter() - started:.1f} s)")
+    rows = tally_compact()
+    print(f"Regroupement des décomptes : {rows} lignes ({time.perf_counter() - started:.1f} s)")
     with connection.cursor() as cursor:
-        for table in ("identities_identity", "identities_identitytally", "insi_exchange", "identities_identityevent",
-                      "identities_worklistitem"):
+        for table in ("identities_identity", "insi_exchange", "identities_identityevent", "identities_worklistitem",
+                      *(model._meta.db_table for model in TALLIES)):
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
@@ -138,7 +137,7 @@ def main() -> None:
     print(f"# Tableau de bord — mesures sur {Identity.objects.count():,} identités".replace(",", " "))
     print(f"\nPostgreSQL {connection.cursor().connection.info.server_version}, Python {platform.python_version()}, "
           f"{os.cpu_count()} cœurs, machine partagée ; charge (1 / 5 / 15 min) au départ : {load()}.")
-    print(f"Décomptes quotidiens : {IdentityTally.objects.count()} lignes ; éléments de files ouverts : "
+    print(f"Décomptes : {', '.join(f'{model.__name__} {model.objects.count()}' for model in TALLIES)} lignes ; éléments de files ouverts : "
           f"{WorklistItem.objects.filter(state='OPEN').count()} ; établissements : {Establishment.objects.count()}.")
 
     year_ago = today.replace(day=1) - timedelta(days=334)

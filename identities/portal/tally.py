@@ -1,34 +1,40 @@
-"""Upkeep of the daily identity counts (``IdentityTally``): the trigger only inserts, a row per change; every quarter
-of an hour (beat) the rows are folded into one per day and group, so that the dashboard reads a few rows per day of
-history even after a day of mass changes."""
+"""Upkeep of the dashboard's counts (``IdentityTally``, ``FlowTally``, ``DurationTally``): the triggers only insert, a
+row per change; every quarter of an hour (beat) the rows are folded into one per group (day, establishment, …), so
+that the dashboard reads a few rows per day of history even after a day of mass changes."""
 from __future__ import annotations
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
-from identities.portal.models import IdentityTally
+from identities.portal.models import DurationTally, FlowTally, IdentityMonthTally, IdentityTally
 
-_GROUP = ", ".join(IdentityTally.GROUP)
+TALLIES = (IdentityTally, IdentityMonthTally, FlowTally, DurationTally)
 
 
-def tally_compact() -> int:
-    """Fold the rows into one per day and group (the sums unchanged); returns how many rows there are now."""
-    table = IdentityTally._meta.db_table
+def _fold(model) -> int:
+    table, group, sums = model._meta.db_table, ", ".join(model.GROUP), model.SUMS
     if connection.vendor == "postgresql":
-        # One statement: exactly the rows deleted are summed back, whatever the trigger inserts meanwhile.
+        # One statement: exactly the rows deleted are summed back, whatever the triggers insert meanwhile.
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH folded AS (DELETE FROM {table} RETURNING {_GROUP}, active, created) "
-                f"INSERT INTO {table} ({_GROUP}, active, created) SELECT {_GROUP}, SUM(active), SUM(created) FROM folded "
-                f"GROUP BY {_GROUP} HAVING SUM(active) <> 0 OR SUM(created) <> 0"
+                f"WITH folded AS (DELETE FROM {table} RETURNING {group}, {', '.join(sums)}) "
+                f"INSERT INTO {table} ({group}, {', '.join(sums)}) "
+                f"SELECT {group}, {', '.join(f'SUM({column})' for column in sums)} FROM folded "
+                f"GROUP BY {group} HAVING {' OR '.join(f'SUM({column}) <> 0' for column in sums)}"
             )
             return cursor.rowcount
     with transaction.atomic():  # SQLite (the demo): one writer at a time
-        groups = list(IdentityTally.objects.values(*IdentityTally.GROUP).order_by()
-                      .annotate(active_sum=Sum("active"), created_sum=Sum("created")))
-        IdentityTally.objects.all().delete()
-        IdentityTally.objects.bulk_create([
-            IdentityTally(**{key: group[key] for key in IdentityTally.GROUP}, active=group["active_sum"], created=group["created_sum"])
-            for group in groups if group["active_sum"] or group["created_sum"]
+        totals = {f"{column}_sum": Sum(column) for column in sums}
+        groups = list(model.objects.values(*model.GROUP).order_by().annotate(**totals)
+                      .exclude(Q.create([(f"{column}_sum", 0) for column in sums])))
+        model.objects.all().delete()
+        model.objects.bulk_create([
+            model(**{key: group[key] for key in model.GROUP}, **{column: group[f"{column}_sum"] for column in sums})
+            for group in groups
         ])
-        return IdentityTally.objects.count()
+        return len(groups)
+
+
+def tally_compact() -> dict[str, int]:
+    """Fold each table's rows into one per group (the sums unchanged); returns how many rows each holds now."""
+    return {model.__name__: _fold(model) for model in TALLIES}

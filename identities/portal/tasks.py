@@ -1,4 +1,4 @@
-"""The portal's periodic work: folding the daily identity counts the dashboard reads."""
+"""The portal's periodic work: folding the daily counts the dashboard reads."""
 from __future__ import annotations
 
 import logging
@@ -12,5 +12,5 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="identities.tasks.compact_identity_tally", ignore_result=True)
 def compact_identity_tally() -> None:
-    """Every quarter of an hour (beat): one row per day and group in the dashboard's identity counts."""
-    logger.info("Identity tally compacted: %s rows", tally_compact())
+    """Every quarter of an hour (beat): one row per day and group in the dashboard's counts (identities, flows, times)."""
+    logger.info("Dashboard tallies compacted: %s rows", tally_compact())

@@ -5,15 +5,20 @@ import io
 from datetime import date
 
 import pytest
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from identities.core import establishments
-from identities.core.models import Establishment, Identity, Status
+from django.db.models import Q
+
+from identities.core import establishments, worklists
+from identities.core.models import Establishment, Identity, IdentityEvent, Status, WorklistItem
 from identities.portal import dashboard, dashboard_report
-from identities.portal.models import IdentityTally
+from identities.portal.models import DurationTally, FlowTally, IdentityTally
 from identities.portal.tally import tally_compact
+from insi import protocol
+from insi.models import Exchange
 from tests.identities.portal.client import logged_in
 from tests.identities.portal.dashboard_base import MATRICULES, NAMES, PERIOD, at, known_base, north, north_desk  # noqa: F401
 
@@ -121,6 +126,87 @@ def test_the_counts_stay_exact_through_bulk_updates_and_the_folding(known_base):
     figures = dashboard.dashboard_figures(period=dashboard.Period(today, today))
     assert {row.code: row.values[0].current for row in figures.by_status} == direct()
     assert _values(figures.by_attribute)["DOUT"][0] == 0
+    # A long period: its whole months from the monthly counts (kept through the folding's delete and insert).
+    since_january = dashboard.dashboard_figures(period=dashboard.Period(date(2026, 1, 1), today))
+    assert since_january.monthly_series
+    assert {row.code: row.values[0].current for row in since_january.by_status} == direct()
+    assert since_january.series[-1].active == sum(direct().values())
+    assert since_january.kpis["created"].current == Identity.objects.filter(created_at__year=2026).count()
+
+
+def test_the_flow_counts_stay_exact_through_bulk_writes_and_the_folding(known_base, north):
+    """INSi outcomes, response times and creations come from counts kept by triggers: raw bulk updates, moves in time
+    and deletions show at once, whole months (month rows) and parts of months (day rows) alike, and the folding
+    changes nothing."""
+    Exchange.objects.filter(return_code="KO").update(return_code="OK", duration_ms=700)  # Site Nord's, on 09/10
+    Exchange.objects.filter(return_code="insi_102").update(started_at=at(5, 11))  # the fault moves to November
+    Exchange.objects.filter(return_code=protocol.CR_SEVERAL).delete()
+    IdentityEvent.objects.filter(identity=known_base["c"], kind=IdentityEvent.Kind.CREATED).update(details={"anteriority_hits": 2})
+    Identity.objects.filter(pk=known_base["f"].pk).update(establishment=establishments.default_establishment())
+
+    def figures():
+        october = dashboard.dashboard_figures(period=PERIOD)
+        of_north = dashboard.dashboard_figures(period=PERIOD, establishment_id=north.pk)
+        november = dashboard.dashboard_figures(period=dashboard.Period(date(2026, 11, 1), date(2026, 11, 30)))
+        days = dashboard.dashboard_figures(period=dashboard.Period(date(2026, 10, 2), date(2026, 10, 9)))
+        return (_values(october.insi), _values(october.insi_times), _values(october.creations), _values(of_north.insi)["verified_ok"],
+                _values(of_north.insi_times), _values(november.insi)["search_fault"], _values(november.insi_times)["p50"],
+                _values(days.insi_times))
+
+    expected = (
+        {"found": (1, 1), "not_found": (1, 0), "several": (0, 0), "search_fault": (0, 0),
+         "verified_ok": (2, 1), "verified_ko": (0, 0), "verify_fault": (0, 0)},
+        {"p50": (200, 50), "p95": (700, 150)},  # 100, 200, 300, 700 ms in October
+        {"searched": (3, 3), "reviewed": (2, 0), "unreviewed": (1, 3)},
+        (1, 0),  # an exchange stays with the establishment its identity had when it was made
+        {"p50": (700, 150), "p95": (700, 150)},
+        (1, 0), (1000, 200),  # November against 2–31 October
+        {"p50": (200, None), "p95": (700, None)},  # 2–9 October: day rows only
+    )
+    assert figures() == expected
+    rows = FlowTally.objects.count() + DurationTally.objects.count()
+    tally_compact()
+    assert FlowTally.objects.count() + DurationTally.objects.count() < rows
+    assert figures() == expected
+
+
+def test_the_worklist_counts_stay_exact_through_bulk_writes_and_the_folding(known_base, north, civ_member):
+    """Backlogs at the end of both periods and the ages of the open items come from counts kept by a trigger; the items
+    opened on the day an age band starts are placed to the minute, as on the worklists page."""
+    now = at(1, 11, hour=12)  # the week began on 25/10 at noon, the month on 02/10 at noon
+    for identity, moment in ((known_base["a"], at(25, hour=8)), (known_base["b"], at(25, hour=18)), (known_base["f"], at(2, hour=10)),
+                             (known_base["g"], at(2, hour=14)), (known_base["c"], at(20, 9))):
+        item = worklists.worklist_add_item(actor=civ_member, kind=WorklistItem.Kind.DOUBTFUL, identity_id=identity.pk, reason="doute")
+        WorklistItem.objects.filter(pk=item.pk).update(opened_at=moment)
+    # Raw bulk writes: one closed in October, one in November (after the period), one moved in time.
+    WorklistItem.objects.filter(kind=WorklistItem.Kind.DOUBTFUL, identity=known_base["c"]).update(
+        state=WorklistItem.State.DONE, decision=WorklistItem.Decision.HANDLED, decided_at=at(30))
+    WorklistItem.objects.filter(kind=WorklistItem.Kind.DOUBTFUL, identity=known_base["a"]).update(opened_at=at(24, hour=23))
+
+    def direct(end, establishment=None):
+        items = WorklistItem.objects.filter(opened_at__lt=end).filter(
+            Q(state=WorklistItem.State.OPEN) | Q(state=WorklistItem.State.DONE, decided_at__gte=end))
+        if establishment is not None:
+            items = items.filter(identity__establishment=establishment)
+        return {kind: items.filter(kind=kind).count() for kind in WorklistItem.Kind.values}
+
+    def figures():
+        all_of_them = dashboard.dashboard_figures(period=PERIOD, now=now)
+        of_north = dashboard.dashboard_figures(period=PERIOD, establishment_id=north.pk, now=now)
+        return _values(all_of_them.backlog), all_of_them.queues, _values(of_north.backlog)
+
+    end, previous_end = PERIOD.bounds()[1], PERIOD.previous().bounds()[1]
+    expected = (
+        {kind: (direct(end)[kind], direct(previous_end)[kind]) for kind in WorklistItem.Kind.values},
+        worklists.worklist_queue_sizes(now=now),
+        {kind: (direct(end, north)[kind], direct(previous_end, north)[kind]) for kind in WorklistItem.Kind.values},
+    )
+    doubtful = next(queue for queue in expected[1] if queue.kind == WorklistItem.Kind.DOUBTFUL)
+    assert (doubtful.open, doubtful.under_a_week, doubtful.week_to_month, doubtful.over_a_month) == (4, 1, 2, 1)
+    assert expected[0]["DOUT"] == (4, 1)
+    assert figures() == expected
+    tally_compact()
+    assert figures() == expected
 
 
 # --- The screen, the exports, who may see them ---
