@@ -53,20 +53,21 @@ def populate(count: int) -> None:
     """RECUP identities carrying the matricules of the simulator's first ``count`` generated people."""
     from django.db import transaction
 
-    from identities.core import ipp, matricule
+    from identities.core import establishments, ipp, matricule
     from identities.core.models import Birthplace, Identity, Status
     from insi.simulator.catalog import _PLACES, generated_identity
 
     for code in _PLACES:
         Birthplace.objects.get_or_create(code=code, defaults={"name": code, "kind": Birthplace.Kind.COMMUNE})
     have = Identity.objects.filter(birth_name__startswith="GENERE-").count()
+    home = establishments.default_establishment()
     batch = []
     for n in range(have, count):
         person = generated_identity(n)
         identity = Identity(
             birth_name=person.birth_name, birth_given_names=person.given_names, first_birth_given_name=person.given_names.split()[0],
             birth_date=person.birth_date, sex=person.sex, birthplace_code=person.birthplace, status=Status.RECUP,
-            ins_matricule=person.matricule, ins_oid=matricule.NIA_OID if person.nia else matricule.NIR_OID,
+            ins_matricule=person.matricule, ins_oid=matricule.NIA_OID if person.nia else matricule.NIR_OID, establishment=home,
         )
         identity.refresh_search_keys()
         batch.append(identity)

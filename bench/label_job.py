@@ -42,17 +42,18 @@ def populate(count: int) -> list[int]:
     from django.db import transaction
 
     from bench.documents_demo import many_qualified
+    from identities.core import establishments, ipp
     from identities.core.models import Birthplace, Identity
 
     Birthplace.objects.get_or_create(code="63220", defaults={"name": "Mazoires", "kind": Birthplace.Kind.COMMUNE})
     if Identity.objects.filter(birth_name__startswith=MARK).count() < count:
         Identity.objects.filter(birth_name__startswith=MARK).delete()
-        people = many_qualified(count)
+        people, home = many_qualified(count), establishments.default_establishment()
         for person in people:
-            person.ipp = uuid.uuid4()
+            person.uuid, person.ipp, person.establishment = uuid.uuid4(), "", home  # the examples' fixed ids, replaced
             person.refresh_search_keys()
         with transaction.atomic():
-            Identity.objects.bulk_create(people)
+            Identity.objects.bulk_create(ipp.assign(people))
     return list(Identity.objects.filter(birth_name__startswith=MARK).order_by("pk").values_list("pk", flat=True)[:count])
 
 

@@ -39,8 +39,10 @@ def _acknowledger():
 
 
 def _identity(n: int, **fields):
+    from identities.core import establishments
     from identities.core.models import Identity
 
+    fields.setdefault("establishment", establishments.default_establishment())
     identity = Identity(birth_name=f"BENCH{n:07d}".replace("0", "A").replace("1", "B")[:30], birth_given_names="JEANNE MARIE",
                         first_birth_given_name="JEANNE", birth_date="1980-05-17", sex="F", birthplace_code="63220", **fields)
     identity.refresh_search_keys()
