@@ -58,10 +58,22 @@ def _beat_ready() -> bool:
     return PeriodicTask.objects.filter(name="celery.backend_cleanup").exists()
 
 
+def _as_a_terminal_starts_it() -> None:
+    """Signals as a terminal's shell leaves them to a foreground command: none ignored, none blocked.
+
+    A signal ignored when bash starts cannot be trapped; the test process may have inherited or set
+    an ignored SIGINT (its own parent, a library), which a user's terminal never passes on.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def _start_demo(tmp_path: Path) -> tuple[subprocess.Popen, int, Path]:
     port, logs = free_port(), tmp_path / "log"
     demo = start(
         ["scripts/demo.sh"], executable="bash", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_as_a_terminal_starts_it,
         DEMO_SETUP="0", DEMO_LOG_DIR=str(logs), PORT=str(port), INSPORTAL_VENV=sys.prefix,
         CELERY_BROKER_URL="filesystem://", CELERY_FILESYSTEM_DIR=str(tmp_path / "broker"), LOG_LEVEL="INFO",
     )
