@@ -184,25 +184,6 @@ def test_a_file_over_the_size_limit_is_refused_whole(civ_member):
 
 # --- The identity is not held during the INSi call (call first, then lock, re-check and write) ---
 
-def _while_insi_answers(insi, name, action):
-    """Run ``action`` on the switchboard's thread (its own database connection) while INSi is being asked."""
-    from django.db import connection
-
-    seen = {}
-
-    def meanwhile(body):
-        try:
-            seen["result"] = action()
-        except Exception as error:  # the test reads what happened
-            seen["error"] = error
-        finally:
-            connection.close()
-        return body
-
-    insi.rewrite(name, meanwhile)
-    return seen
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_identity_is_not_locked_while_insi_checks_a_received_ins(insi, front_desk):
     from django.db import transaction
@@ -216,7 +197,7 @@ def test_the_identity_is_not_locked_while_insi_checks_a_received_ins(insi, front
             locked.save(update_fields=["used_name"])  # version unchanged: a write, not a new state of the traits
         return locked.pk
 
-    seen = _while_insi_answers(insi, "ADRUN", lock_without_waiting_and_save)
+    seen = insi.meanwhile("ADRUN", lock_without_waiting_and_save)
     result = reception_verify_ins(actor=front_desk, identity_id=identity.pk, matricule_value=people.ADRUN_INS, oid=people.NIR_TEST)
 
     identity.refresh_from_db()
@@ -231,7 +212,7 @@ def test_a_trait_changed_during_the_call_makes_the_reception_refuse_and_write_no
     from identities.core.services import identity_update_traits
 
     identity = people.desk(front_desk, people.ADRUN)
-    seen = _while_insi_answers(insi, "ADRUN", lambda: identity_update_traits(
+    seen = insi.meanwhile("ADRUN", lambda: identity_update_traits(
         actor=front_desk, identity_id=identity.pk, expected_version=identity.version, birth_given_names="ZOE MARIE"))
 
     with pytest.raises(ConflictError, match="modifiée pendant l'appel INSi"):

@@ -331,25 +331,6 @@ def test_an_unreadable_answer_is_said_to_be_unreadable_not_unreachable(insi, fro
 
 # --- The identity is not held during the call ---
 
-def _during_the_call(insi, name, action):
-    """Run ``action`` on the switchboard's thread (its own database connection) while INSi is being asked."""
-    from django.db import connection
-
-    seen = {}
-
-    def change(body):
-        try:
-            seen["result"] = action()
-        except Exception as error:  # the test reads what happened
-            seen["error"] = error
-        finally:
-            connection.close()
-        return body
-
-    insi.rewrite(name, change)
-    return seen
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_identity_is_not_locked_while_insi_answers(insi, front_desk):
     from django.db import transaction
@@ -362,7 +343,7 @@ def test_the_identity_is_not_locked_while_insi_answers(insi, front_desk):
         with transaction.atomic():
             return Identity.objects.select_for_update(nowait=True).get(pk=identity.pk).pk
 
-    seen = _during_the_call(insi, "ADRUN", lock_without_waiting)
+    seen = insi.meanwhile("ADRUN", lock_without_waiting)
     recovery = rec.recovery_search(actor=front_desk, identity_id=identity.pk)
 
     assert seen == {"result": identity.pk}
@@ -373,7 +354,7 @@ def test_the_identity_is_not_locked_while_insi_answers(insi, front_desk):
 def test_a_change_made_during_the_call_is_seen_before_anything_is_written(insi, front_desk, settings):
     settings.INSI_AUTO_FEED_THRESHOLD = 50.0
     identity = people.desk(front_desk, people.ADRUN)
-    seen = _during_the_call(insi, "ADRUN", lambda: identity_update_traits(
+    seen = insi.meanwhile("ADRUN", lambda: identity_update_traits(
         actor=front_desk, identity_id=identity.pk, expected_version=identity.version, used_name="DURAND"))
 
     recovery = rec.recovery_search(actor=front_desk, identity_id=identity.pk)
@@ -390,7 +371,7 @@ def test_a_change_made_during_the_call_is_seen_before_anything_is_written(insi, 
 @pytest.mark.django_db(transaction=True)
 def test_an_identity_marked_doubtful_during_the_call_is_refused_after_it(insi, front_desk, civ_member):
     identity = people.desk(front_desk, people.ADRUN)
-    _during_the_call(insi, "ADRUN", lambda: identity_set_attribute(
+    insi.meanwhile("ADRUN", lambda: identity_set_attribute(
         actor=civ_member, identity_id=identity.pk, attribute="DOUT", value=True, reason="Deux patients au guichet"))
 
     with pytest.raises(NotAllowed, match="douteuse ou fictive"):
