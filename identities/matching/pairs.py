@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 from django.conf import settings
 from django.db import transaction
@@ -18,8 +18,8 @@ from identities.matching.explain import BAND_TEXTS, french_number
 from identities.matching.models import MatchModel, MatchPair, SweepPart, SweepRun
 from identities.matching.records import Record
 from identities.matching.rules import CERTAIN, DUPLICATE, HOMONYM
-from identities.matching.sweep import ScoredPair, candidate_pairs, score
-from identities.matching.table import Table, encode
+from identities.matching.sweep import Scored, ScoredPair, candidate_pairs, score
+from identities.matching.table import Table
 
 Kind = WorklistItem.Kind
 PART_TASK = "identities.matching.sweep_part"
@@ -143,22 +143,28 @@ def worklist_detect_pairs(*, actor, identity_id: int | None = None) -> int:
 
 # --- The whole base, in parts ---
 
-def sweep_start(*, actor, parts: int | None = None, dispatch: bool = True, table: Table | None = None) -> SweepRun:
-    """Open a sweep: learn the model (EM on every candidate pair), store it, queue the parts for the workers.
-
-    ``table``: the base already encoded by the caller (a sweep run in one process encodes it once).
-    """
-    require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV lance la détection des doublons."))
+def sweep_start(*, actor, parts: int | None = None) -> SweepRun:
+    """Open a sweep for the workers: learn the model (EM on every candidate pair), store it, queue the parts."""
+    _require_sweeper(actor)
     parts = parts or settings.MATCHING_SWEEP_PARTS
     if parts < 1:
         raise RuleViolation(_("le nombre de parties doit être au moins 1"), field="parts")
-    table = table if table is not None else encode(store.active_records(), keep_records=False)
+    run, _scored = _sweep_open(actor=actor, parts=parts, table=store.active_table())
+    transaction.on_commit(partial(_dispatch, run.pk))
+    return run
+
+
+def _sweep_open(*, actor, parts: int, table: Table) -> tuple[SweepRun, Scored | None]:
+    """The run and its parts, with the model it scores with; and every candidate scored by that
+    model when it was learnt here (None when the base is too small to learn from)."""
+    scored = None
     if len(table) >= settings.MATCHING_ESTIMATE_FROM:
         # Every candidate, not one part's: EM counts the match rate over all pairs of the base,
         # taking the pairs it is not shown as two people, so one part's share of the candidates
         # would divide the prior by about the number of parts. The parts then score with this model.
-        left, right, _skipped = candidate_pairs(table)
-        stored = store.model_save(score(table, left, right, bands=store.bands()).model, identities=len(table))
+        left, right, skipped = candidate_pairs(table)
+        scored = score(table, left, right, bands=store.bands(), skipped_groups=skipped)
+        stored = store.model_save(scored.model, identities=len(table))
     else:
         # Too few identities for EM to learn anything: the last model (generated identities' at first).
         store.current_model()
@@ -166,9 +172,11 @@ def sweep_start(*, actor, parts: int | None = None, dispatch: bool = True, table
     with transaction.atomic():
         run = SweepRun.objects.create(started_by=actor, model=stored, identities=len(table))
         SweepPart.objects.bulk_create([SweepPart(run=run, number=n) for n in range(parts)])
-        if dispatch:
-            transaction.on_commit(partial(_dispatch, run.pk))
-    return run
+    return run, scored
+
+
+def _require_sweeper(actor) -> None:
+    require_permission(actor, "identities.manage_worklists", _("Refusé : seule la CIV lance la détection des doublons."))
 
 
 def _dispatch(run_id: int) -> None:
@@ -176,26 +184,45 @@ def _dispatch(run_id: int) -> None:
         enqueue(PART_TASK, part_id)
 
 
-def sweep_part_work(part_id: int, *, actor, table: Table | None = None) -> str:
-    """Do one part: its candidate pairs scored with the run's model, stored with the part's DONE in one transaction.
+def sweep_part_work(part_id: int, *, actor) -> str:
+    """Do one part on a worker: its candidate pairs scored with the run's model, stored with the part's DONE in one transaction.
 
     Idempotent: a part already done is skipped; a part redone (its worker was killed, or two
     workers took it) writes no pair twice and is counted once.
     """
+    part = _part_claim(part_id)
+    if part is None:
+        return "skipped"
+    run = part.run
+    table = _run_table(run.pk, run.started_at)
+    left, right, _skipped = candidate_pairs(table, parts=run.parts.count(), part=part.number)
+    return _part_finish(part, score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands()), actor=actor)
+
+
+@lru_cache(maxsize=1)
+def _run_table(run_id: int, started_at) -> Table:
+    """The base as a run's parts see it, read once per worker process for all the parts of that run it takes
+    (kept until the process takes a part of the next run; ``started_at`` tells apart a run whose id a
+    rolled-back transaction gave again)."""
+    return store.active_table()
+
+
+def _part_claim(part_id: int) -> SweepPart | None:
     part = SweepPart.objects.select_related("run").filter(pk=part_id).first()
     if part is None or part.state == SweepPart.State.DONE:
-        return "skipped"
+        return None
     SweepPart.objects.filter(pk=part_id).exclude(state=SweepPart.State.DONE).update(
         state=SweepPart.State.RUNNING, started_at=timezone.now(), attempts=part.attempts + 1
     )
+    return part
+
+
+def _part_finish(part: SweepPart, scored: Scored, *, actor) -> str:
+    """The part's proposed pairs explained and stored, the part marked DONE (and its run when it was the last), one transaction."""
     run = part.run
-    table = table if table is not None else encode(store.active_records())
-    parts = run.parts.count()
-    left, right, _skipped = candidate_pairs(table, parts=parts, part=part.number)
-    scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
-    found = list(scored.pairs())
+    found = _explained(scored)
     with transaction.atomic():
-        locked = SweepPart.objects.select_for_update().get(pk=part_id)
+        locked = SweepPart.objects.select_for_update().get(pk=part.pk)
         if locked.state == SweepPart.State.DONE:
             return "skipped"  # another worker finished it meanwhile: its pairs are there
         outcome = pairs_store(found, actor=actor, run=run)
@@ -205,6 +232,18 @@ def sweep_part_work(part_id: int, *, actor, table: Table | None = None) -> str:
         if not run.parts.exclude(state=SweepPart.State.DONE).exists():
             SweepRun.objects.filter(pk=run.pk, state=SweepRun.State.RUNNING).update(state=SweepRun.State.DONE, finished_at=timezone.now())
     return "done"
+
+
+def _explained(scored: Scored) -> list[ScoredPair]:
+    """The proposed pairs with their explanations, best first. The table of a whole-base sweep
+    keeps no record: those of the proposed pairs are read back (a pair one of whose identities was
+    merged or deactivated since the read is left out: it is no longer a pair to look at)."""
+    rows = scored.proposed()
+    if scored.table.records is not None:
+        return [scored.pair(int(i)) for i in rows]
+    records = {r.id: r for r in store.records_by_id(scored.proposed_ids(rows))}
+    ids, left, right = scored.table.ids, scored.comparison.left, scored.comparison.right
+    return [scored.pair(int(i), records) for i in rows if ids[left[i]].item() in records and ids[right[i]].item() in records]
 
 
 def sweeps_to_resume() -> list[int]:
@@ -219,12 +258,17 @@ class SweepOutcome:
     new: int
 
 
-def sweep_run_inline(*, actor, parts: int = 1) -> SweepOutcome:
-    """The whole sweep in this process (the command, the CIV's refresh button, tests): start, then every part in turn."""
-    table = encode(store.active_records())
-    run = sweep_start(actor=actor, parts=parts, dispatch=False, table=table)
-    for part_id in run.parts.values_list("pk", flat=True):
-        sweep_part_work(part_id, actor=actor, table=table)
+def sweep_run_inline(*, actor) -> SweepOutcome:
+    """The whole sweep in this process, in one pass (the command, the CIV's refresh button, tests):
+    the base read once, every candidate blocked and scored once, the pairs stored as the run's one part."""
+    _require_sweeper(actor)
+    table = store.active_table()
+    run, scored = _sweep_open(actor=actor, parts=1, table=table)
+    part = _part_claim(run.parts.get().pk)
+    if scored is None:  # a small base: scored with the stored model
+        left, right, _skipped = candidate_pairs(table)
+        scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
+    _part_finish(part, scored, actor=actor)
     run.refresh_from_db()
     return SweepOutcome(run=run, new=sum(run.parts.values_list("new", flat=True)))
 

@@ -73,6 +73,12 @@ def active_records(*, chunk_size: int = 20_000) -> Iterator[Record]:
         yield record(row, reported=reported.get(row["id"], ()))
 
 
+def active_table() -> Table:
+    """The whole active base as the sweep's table: records streamed into columns, none kept
+    (the explanations read back the few records of the proposed pairs: ``records_by_id``)."""
+    return encode(active_records(), keep_records=False)
+
+
 def records_by_id(ids: Iterable[int]) -> list[Record]:
     ids = list(ids)
     found = []

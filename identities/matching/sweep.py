@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -52,9 +52,13 @@ class Scored:
         rows = np.flatnonzero(self.decision.kind > 0)
         return rows[np.argsort(-self.weight[rows], kind="stable")]
 
-    def pair(self, i: int) -> ScoredPair:
-        a = self.table.records[int(self.comparison.left[i])]
-        b = self.table.records[int(self.comparison.right[i])]
+    def pair(self, i: int, records: Mapping[int | str, Record] | None = None) -> ScoredPair:
+        """Pair ``i`` explained; ``records`` (id → record) when the table kept none (a sweep of the whole base)."""
+        left, right = int(self.comparison.left[i]), int(self.comparison.right[i])
+        if records is None:
+            a, b = self.table.records[left], self.table.records[right]
+        else:
+            a, b = records[self.table.ids[left].item()], records[self.table.ids[right].item()]
         kind, band = KINDS[self.decision.kind[i]], BANDS[self.decision.band[i]]
         lines = explain(a, b, self.comparison.levels[i], self.contributions[i], prior_weight=self.model.prior_weight,
                         kind=kind, band=band,
@@ -65,6 +69,10 @@ class Scored:
     def pairs(self) -> Iterator[ScoredPair]:
         for i in self.proposed():
             yield self.pair(int(i))
+
+    def proposed_ids(self, rows: np.ndarray) -> set:
+        """The identity ids of both sides of these pairs (the records an explanation needs)."""
+        return set(self.table.ids[self.comparison.left[rows]].tolist()) | set(self.table.ids[self.comparison.right[rows]].tolist())
 
 
 def candidate_pairs(table: Table, *, parts: int = 1, part: int = 0, max_group: int = MAX_GROUP,

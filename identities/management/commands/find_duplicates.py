@@ -23,17 +23,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--parts", type=int, default=1, help=_("Parties du passage (plages de clés), défaut 1"))
+        parser.add_argument("--parts", type=int, help=_("Avec --workers : parties du passage (plages de clés), "
+                                                         "défaut MATCHING_SWEEP_PARTS"))
         parser.add_argument("--workers", action="store_true",
-                            help=_("Confier les parties aux workers Celery et suivre l'avancement (sinon : ici, l'une après l'autre)"))
+                            help=_("Confier les parties aux workers Celery et suivre l'avancement (sinon : ici, en un seul passage)"))
         parser.add_argument("--rebuild-keys", action="store_true",
                             help=_("Recalculer d'abord les clés de rapprochement de toutes les identités (après un chargement en masse)"))
         parser.add_argument("--export", metavar="PAIRS.CSV",
                             help=_("Écrire les paires ouvertes en CSV (identifiants, IPP, score, bande, nature, explication)"))
 
-    def handle(self, *args, parts: int, workers: bool, rebuild_keys: bool, export: str | None, **options):
-        if parts < 1:
+    def handle(self, *args, parts: int | None, workers: bool, rebuild_keys: bool, export: str | None, **options):
+        if parts is not None and parts < 1:
             raise CommandError(_("--parts doit être au moins 1"))
+        if parts is not None and not workers:
+            raise CommandError(_("--parts ne sert qu'avec --workers : ici, le passage se fait en une fois"))
         actor = roles.system_user()
         started = time.monotonic()
         if rebuild_keys:
@@ -51,7 +54,7 @@ class Command(BaseCommand):
                 time.sleep(2)
             new = progress.new
         else:
-            outcome = pairs.sweep_run_inline(actor=actor, parts=parts)
+            outcome = pairs.sweep_run_inline(actor=actor)
             run, new = outcome.run, outcome.new
         progress = pairs.sweep_progress(run)
         self.stdout.write(self.style.SUCCESS(_(

@@ -220,7 +220,7 @@ def test_raising_the_threshold_keeps_a_weak_pair_out_of_the_queue(front_desk, ci
 def test_the_civ_follows_the_sweep_from_its_queues(front_desk, civ_member):
     factories.identity(front_desk)
     factories.identity(front_desk, birth_date="1980-05-18")
-    run = pairs.sweep_start(actor=civ_member, parts=3, dispatch=False)
+    run = pairs.sweep_start(actor=civ_member, parts=3)
     page = logged_in(civ_member).get(reverse("admin:identities_worklistitem_changelist")).content.decode()
     assert "Détection des doublons : 0 / 3 parties" in page
     pairs.sweep_part_work(run.parts.get(number=0).pk, actor=civ_member)
