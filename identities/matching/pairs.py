@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +19,7 @@ from identities.matching.explain import BAND_TEXTS, french_number
 from identities.matching.models import MatchModel, MatchPair, SweepPart, SweepRun
 from identities.matching.records import Record
 from identities.matching.rules import CERTAIN, DUPLICATE, HOMONYM
-from identities.matching.sweep import Scored, ScoredPair, candidate_pairs, score
+from identities.matching.sweep import Scored, ScoredPair, candidate_pairs, found_by_earlier_part, score
 from identities.matching.table import Table
 
 Kind = WorklistItem.Kind
@@ -195,8 +196,12 @@ def sweep_part_work(part_id: int, *, actor) -> str:
         return "skipped"
     run = part.run
     table = _run_table(run.pk, run.started_at)
-    left, right, _skipped = candidate_pairs(table, parts=run.parts.count(), part=part.number)
-    return _part_finish(part, score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands()), actor=actor)
+    parts = run.parts.count()
+    left, right, _skipped = candidate_pairs(table, parts=parts, part=part.number)
+    scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
+    rows = scored.proposed()
+    earlier = found_by_earlier_part(table, scored.comparison.left[rows], scored.comparison.right[rows], parts=parts, part=part.number)
+    return _part_finish(part, scored, rows[~earlier], actor=actor)
 
 
 @lru_cache(maxsize=1)
@@ -217,10 +222,11 @@ def _part_claim(part_id: int) -> SweepPart | None:
     return part
 
 
-def _part_finish(part: SweepPart, scored: Scored, *, actor) -> str:
-    """The part's proposed pairs explained and stored, the part marked DONE (and its run when it was the last), one transaction."""
+def _part_finish(part: SweepPart, scored: Scored, rows: np.ndarray, *, actor) -> str:
+    """The part's proposed pairs (these rows of ``scored``) explained and stored, the part marked DONE
+    (and its run when it was the last), one transaction."""
     run = part.run
-    found = _explained(scored)
+    found = _explained(scored, rows)
     with transaction.atomic():
         locked = SweepPart.objects.select_for_update().get(pk=part.pk)
         if locked.state == SweepPart.State.DONE:
@@ -229,16 +235,18 @@ def _part_finish(part: SweepPart, scored: Scored, *, actor) -> str:
         locked.state, locked.finished_at = SweepPart.State.DONE, timezone.now()
         locked.candidates, locked.proposed, locked.new = len(scored), len(found), outcome.new
         locked.save()
+        # Two last parts finishing at once would each see the other not done yet: the run's row,
+        # locked, makes the second wait for the first's commit and see it.
+        SweepRun.objects.select_for_update().filter(pk=run.pk).first()
         if not run.parts.exclude(state=SweepPart.State.DONE).exists():
             SweepRun.objects.filter(pk=run.pk, state=SweepRun.State.RUNNING).update(state=SweepRun.State.DONE, finished_at=timezone.now())
     return "done"
 
 
-def _explained(scored: Scored) -> list[ScoredPair]:
-    """The proposed pairs with their explanations, best first. The table of a whole-base sweep
-    keeps no record: those of the proposed pairs are read back (a pair one of whose identities was
-    merged or deactivated since the read is left out: it is no longer a pair to look at)."""
-    rows = scored.proposed()
+def _explained(scored: Scored, rows: np.ndarray) -> list[ScoredPair]:
+    """These pairs with their explanations. The table of a whole-base sweep keeps no record:
+    those of the pairs are read back (a pair one of whose identities was merged or deactivated
+    since the read is left out: it is no longer a pair to look at)."""
     if scored.table.records is not None:
         return [scored.pair(int(i)) for i in rows]
     records = {r.id: r for r in store.records_by_id(scored.proposed_ids(rows))}
@@ -268,7 +276,7 @@ def sweep_run_inline(*, actor) -> SweepOutcome:
     if scored is None:  # a small base: scored with the stored model
         left, right, _skipped = candidate_pairs(table)
         scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
-    _part_finish(part, scored, actor=actor)
+    _part_finish(part, scored, scored.proposed(), actor=actor)
     run.refresh_from_db()
     return SweepOutcome(run=run, new=sum(run.parts.values_list("new", flat=True)))
 

@@ -110,6 +110,27 @@ def candidate_pairs(table: Table, *, parts: int = 1, part: int = 0, max_group: i
     return unique // n, unique % n, skipped
 
 
+def found_by_earlier_part(table: Table, left: np.ndarray, right: np.ndarray, *, parts: int, part: int) -> np.ndarray:
+    """For pairs of part ``part`` (rows, left < right): True where they also share a key of a part
+    numbered lower, which finds them too and stores them, so each pair is explained and stored once.
+
+    Worked out on the pairs' own records only (a few per cent of the base for the proposed pairs).
+    A key's group counts only these records here: a pair whose lower-part key was skipped as too
+    common there (more than ``MAX_GROUP`` identities, none at 1,000,000) would be taken for found.
+    """
+    if part == 0 or not len(left):
+        return np.zeros(len(left), dtype=bool)
+    members = np.unique(np.concatenate([left, right]))
+    m = np.int64(len(members))
+    wanted = np.searchsorted(members, left).astype(np.int64) * m + np.searchsorted(members, right)
+    found = []
+    for _family, codes, rows in family_codes(table.subset(members)):
+        earlier = (codes.view(np.uint64) % np.uint64(parts)) < np.uint64(part)
+        (lo, hi), _skipped = _group_pairs(codes[earlier], rows[earlier], MAX_GROUP)
+        found.append(lo * m + hi)
+    return np.isin(wanted, np.concatenate(found))
+
+
 def _group_pairs(codes: np.ndarray, rows: np.ndarray, max_group: int) -> tuple[tuple[np.ndarray, np.ndarray], int]:
     """(lo rows, hi rows) of every two records sharing a code, and how many groups were too big."""
     order = np.lexsort((rows, codes))

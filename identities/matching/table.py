@@ -56,6 +56,18 @@ class Table:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def subset(self, rows: np.ndarray) -> "Table":
+        """The records of these rows (sorted, distinct), as a table of their own: the same vocabulary
+        (and name fragments, once worked out), row ``i`` of the subset being ``rows[i]`` here."""
+        report_rows, report_keys = self.reported
+        kept = np.isin(report_rows, rows)
+        part = Table(records=None if self.records is None else [self.records[i] for i in rows.tolist()], ids=self.ids[rows],
+                     strings=self.strings, hashes=self.hashes, cols={name: col[rows] for name, col in self.cols.items()},
+                     reported=(np.searchsorted(rows, report_rows[kept]).astype(np.int32), report_keys[kept]))
+        if "_fragments" in self.__dict__:
+            part.__dict__["_fragments"] = self.__dict__["_fragments"]
+        return part
+
     def __getattr__(self, name: str) -> np.ndarray:
         try:
             return self.__dict__["cols"][name]

@@ -58,8 +58,8 @@ class Command(BaseCommand):
             run, new = outcome.run, outcome.new
         progress = pairs.sweep_progress(run)
         self.stdout.write(self.style.SUCCESS(_(
-            "Passage n° %(run)d : %(identities)d identités, %(new)d paire(s) nouvelle(s) ou rouverte(s) dans les files, en %(s).1f s "
-            "(%(proposed)d propositions des parties : une paire trouvée par deux parties y compte deux fois)."
+            "Passage n° %(run)d : %(identities)d identités, %(proposed)d paires proposées dont %(new)d nouvelle(s) ou "
+            "rouverte(s) dans les files, en %(s).1f s."
         ) % {"run": run.pk, "identities": run.identities, "proposed": progress.proposed, "new": new, "s": time.monotonic() - started}))
         if export:
             count = export_pairs(Path(export))
