@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 
 import numpy as np
 from django.conf import settings
@@ -121,7 +121,7 @@ def _existing(wanted: dict) -> dict:
     found = {}
     firsts = sorted({lo for _kind, lo, _hi in wanted})
     for start in range(0, len(firsts), 1000):
-        rows = (WorklistItem.objects.filter(other__isnull=False, identity_id__in=firsts[start:start + 1000])
+        rows = (WorklistItem.objects.filter(store.ids_in("identity_id", firsts[start:start + 1000]), other__isnull=False)
                 .values_list("kind", "identity_id", "other_id", "pk", "state", "decision", "match__fingerprint", "opened_at", "reason"))
         for kind, lo, hi, pk, state, decision, print_, opened_at, reason in rows:
             if (kind, lo, hi) in wanted:
@@ -195,7 +195,7 @@ def sweep_part_work(part_id: int, *, actor) -> str:
     if part is None:
         return "skipped"
     run = part.run
-    table = _run_table(run.pk, run.started_at)
+    table = _run_table(run)
     parts = run.parts.count()
     left, right, _skipped = candidate_pairs(table, parts=parts, part=part.number)
     scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
@@ -204,12 +204,19 @@ def sweep_part_work(part_id: int, *, actor) -> str:
     return _part_finish(part, scored, rows[~earlier], actor=actor)
 
 
-@lru_cache(maxsize=1)
-def _run_table(run_id: int, started_at) -> Table:
-    """The base as a run's parts see it, read once per worker process for all the parts of that run it takes
-    (kept until the process takes a part of the next run; ``started_at`` tells apart a run whose id a
-    rolled-back transaction gave again)."""
-    return store.active_table()
+_RUN_TABLE: dict[tuple, Table] = {}
+
+
+def _run_table(run: SweepRun) -> Table:
+    """The base as a run's parts see it, read once per worker process for all the parts of that run
+    it takes, and kept until it takes a part of the next run (the previous table dropped before the
+    next is read: two at once would double the worker's memory). ``started_at`` tells apart a run
+    whose id a rolled-back transaction gave again."""
+    key = (run.pk, run.started_at)
+    if key not in _RUN_TABLE:
+        _RUN_TABLE.clear()
+        _RUN_TABLE[key] = store.active_table()
+    return _RUN_TABLE[key]
 
 
 def _part_claim(part_id: int) -> SweepPart | None:

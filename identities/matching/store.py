@@ -9,7 +9,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 
 from identities.core.models import Identity, InsMatricule
 from identities.matching.blocking import blocking_keys, key_code, key_codes
@@ -24,6 +25,14 @@ RECORD_FIELDS = ("id", "ipp", "birth_name", "birth_given_names", "first_birth_gi
 # The desk's own key, for a search typed with a name alone (no engine key holds one trait only):
 # the sound of the name, salted apart from the engine's codes. The sweep never uses it.
 _NAME_ONLY_SALT = np.uint64(stable_hash("desk:name-sound"))
+
+
+def ids_in(field: str, ids: list[int]) -> Q:
+    """``field IN ids`` for thousands of ids: on PostgreSQL one array parameter (a parameter per
+    id, bound and parsed one by one, made reading back 86,000 records 3.4 s instead of 0.7)."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__in": RawSQL("SELECT unnest(%s::bigint[])", [ids])})
+    return Q(**{f"{field}__in": ids})
 
 
 def record(values: dict | Identity, *, reported: tuple[str, ...] = ()) -> Record:
@@ -53,7 +62,7 @@ def reported_matricules(ids: Iterable[int] | None = None) -> dict[int, tuple[str
         rows = (rows.filter(identity__is_active=True).exclude(matricule=F("identity__ins_matricule"))
                 .iterator(chunk_size=20_000))
     else:
-        rows = rows.filter(identity_id__in=list(ids))
+        rows = rows.filter(ids_in("identity_id", list(ids)))
     found: dict[int, set[str]] = {}
     for identity_id, value in rows:
         found.setdefault(identity_id, set()).add(value)
@@ -86,7 +95,7 @@ def records_by_id(ids: Iterable[int]) -> list[Record]:
         chunk = ids[start:start + 5000]
         reported = reported_matricules(chunk)
         found += [record(row, reported=reported.get(row["id"], ()))
-                  for row in Identity.objects.filter(pk__in=chunk, is_active=True).values(*RECORD_FIELDS)]
+                  for row in Identity.objects.filter(ids_in("pk", chunk), is_active=True).values(*RECORD_FIELDS)]
     return found
 
 

@@ -3,6 +3,7 @@ queues (homonyms, twins, INS), their French explanations, the thresholds only th
 from __future__ import annotations
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from identities.core import services, worklists
@@ -234,3 +235,13 @@ def test_the_civ_follows_the_sweep_from_its_queues(front_desk, civ_member):
     assert '<meta http-equiv="refresh"' not in done and "kind__exact=DPOT" in done  # the result: on to the pairs
     listed = logged_in(civ_member).get(reverse("admin:identities_sweeprun_changelist")).content.decode()
     assert reverse("admin:identities_sweeprun_change", args=[run.pk]) in listed
+
+
+def test_the_sweep_command_refuses_parts_without_workers_and_stores_nothing(front_desk):
+    factories.identity(front_desk, birth_name="GIRARD", birth_given_names="NOEMIE", birth_date="1970-05-05")
+    factories.identity(front_desk, birth_name="GIRAUD", birth_given_names="NOEMIE", birth_date="1970-05-05")
+    with pytest.raises(CommandError, match="--parts ne sert qu'avec --workers"):
+        call_command("find_duplicates", parts=2, verbosity=0)
+    assert not WorklistItem.objects.filter(other__isnull=False).exists()
+    call_command("find_duplicates", verbosity=0)  # here, in one pass: the pair is queued
+    assert WorklistItem.objects.filter(other__isnull=False, kind=WorklistItem.Kind.DUPLICATE).count() == 1
