@@ -15,6 +15,7 @@ docs/benchmarks-interop.md.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import subprocess
 import sys
@@ -177,6 +178,8 @@ def main() -> None:
         # The two index range scans of a family search (selectors.patient_search), deepest page of the prefix.
         plan = [row[0] for query in PLANS for row in raw.execute(
             f"EXPLAIN (ANALYZE, COSTS OFF) {query}", [samples["prefix"] + "%"] * query.count("%s")).fetchall()]
+    # As a gunicorn worker does once the portal is loaded (insportal/gunicorn.conf.py, post_worker_init).
+    gc.freeze()
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     rows, load_before = [], _load()
     for label, path in _searches(samples, LocalAuthority.from_settings(settings).system):

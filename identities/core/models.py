@@ -94,6 +94,31 @@ class BytewiseCharField(models.CharField):
         if connection.vendor == "postgresql":
             parameters["collation"] = "C"
         return parameters
+
+
+class WordsAfterFirst(models.Func):
+    """The text after its first space, '' when it has none (``MARIE CLAIRE`` of ``ANNE MARIE CLAIRE``):
+    the expression of the given-name position columns, the same on PostgreSQL and SQLite."""
+
+    output_field = models.CharField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="COALESCE(substring(%(expressions)s from '^[^ ]+ (.*)$'), '')", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (f"CASE WHEN instr({sql}, ' ') > 0 THEN substr({sql}, instr({sql}, ' ') + 1) ELSE '' END", (*params, *params, *params))
+
+
+def _given_names_from(position: int) -> models.GeneratedField:
+    """The given names key from the ``position``-th given name on (kept by the database)."""
+    expression = models.F("given_names_key")
+    for _ in range(position - 1):
+        expression = WordsAfterFirst(expression)
+    return models.GeneratedField(expression=expression, output_field=BytewiseCharField(max_length=100), db_persist=True,
+                                 editable=False)
+
+
 class Establishment(models.Model):
     """An establishment of the GHT (a site with its own FINESS): identities and staff belong to one; the dashboard filters on it.
 
@@ -213,8 +238,14 @@ class Identity(ConcurrentTransitionMixin, models.Model):
     birth_name_key = BytewiseCharField(max_length=100, editable=False)
     used_name_key = BytewiseCharField(max_length=100, editable=False, blank=True)
     given_names_key = BytewiseCharField(max_length=100, editable=False)
+    # The FHIR search by a given name in any position reads each position off an index, in order
+    # (interop.selectors.patient_search); the fourth holds the fourth and the following ones.
+    given_names_key_from_2 = _given_names_from(2)
+    given_names_key_from_3 = _given_names_from(3)
+    given_names_key_from_4 = _given_names_from(4)
 
-    history = HistoricalRecords(excluded_fields=["ipp", "birth_name_key", "used_name_key", "given_names_key", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["ipp", "birth_name_key", "used_name_key", "given_names_key", "given_names_key_from_2",
+                                                 "given_names_key_from_3", "given_names_key_from_4", "updated_at"])
 
     class Meta:
         verbose_name = _("identité")
@@ -257,6 +288,11 @@ class Identity(ConcurrentTransitionMixin, models.Model):
                          name="identity_search_used_name", condition=Q(is_active=True) & ~Q(used_name_key="")),
             models.Index(fields=["birth_date", "birth_name_key", "given_names_key", "id"], name="identity_search_birth_date",
                          condition=Q(is_active=True)),
+            # A given name alone: one index per position (the first, the second, the third, the fourth and on).
+            models.Index(fields=["given_names_key", "birth_name_key", "birth_date", "id"], name="identity_search_given_1",
+                         condition=Q(is_active=True)),
+            *(models.Index(fields=[f"given_names_key_from_{n}", "birth_name_key", "birth_date", "id"], name=f"identity_search_given_{n}",
+                           condition=Q(is_active=True) & ~Q(**{f"given_names_key_from_{n}": ""})) for n in (2, 3, 4)),
             # Dashboard: counts by status and channel, and creations per month, read from indexes alone.
             models.Index(fields=["status", "channel", "is_active"], name="identity_status_channel"),
             models.Index(fields=["created_at", "status", "is_active"], name="identity_created_status"),

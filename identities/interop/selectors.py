@@ -53,7 +53,8 @@ def patient_search(
     after ``offset + limit`` rows whatever the number of matches (a frequent name, a short
     prefix, a birth year): with ``family``, by the name that matched (birth name, else used
     name), given names, birth date; else with ``birthdate``, by birth date, name, given names;
-    else by name, given names, birth date. The API bounds ``offset`` (settings.FHIR_MAX_OFFSET).
+    else (``given`` alone) by the given names from the one that matched on, name, birth date.
+    The API bounds ``offset`` (settings.FHIR_MAX_OFFSET).
     """
     filters = Q()
     given_key = traits.search_key(given)
@@ -82,12 +83,46 @@ def patient_search(
             by_used_name.order_by("used_name_key", *tail).values_list("used_name_key", *tail)[:offset + limit],
         )
         page = [key[-1] for key in itertools.islice(keys, offset, offset + limit)]
-    else:
-        order = ("birth_date", "birth_name_key", "given_names_key", "pk") if birth_date.strip() else \
-            ("birth_name_key", "given_names_key", "birth_date", "pk")
+    elif birth_date.strip():
+        order = ("birth_date", "birth_name_key", "given_names_key", "pk")
         page = list(candidates.order_by(*order).values_list("pk", flat=True)[offset:offset + limit])
+    else:
+        page = _by_given_name(given_key, offset=offset, limit=limit)
     found = Identity.objects.in_bulk(page)
     return [found[pk] for pk in page]
+
+
+# Where a given name can sit, each column with its index in the order of the page (core.models:
+# identity_search_given_N); the last one holds the fourth given name and those after it.
+_GIVEN_POSITIONS = ("given_names_key", "given_names_key_from_2", "given_names_key_from_3", "given_names_key_from_4")
+
+
+def _by_given_name(given_key: str, *, offset: int, limit: int) -> list[int]:
+    """Ids of a page of identities holding a given name that starts with ``given_key``, in any position.
+
+    One index range scan per position, merged (an identity matching in two positions is listed
+    at the first). Each scan reads ``fetch`` rows: when one was cut there, only the first ``fetch``
+    rows of the merge are sure, and when they hold fewer than ``offset + limit`` identities (the
+    same identity twice) the scans read twice as far.
+    """
+    wanted = fetch = offset + limit
+    while True:
+        scans = []
+        for position, column in enumerate(_GIVEN_POSITIONS):
+            matches = Q(**{f"{column}__startswith": given_key})
+            if column == _GIVEN_POSITIONS[-1]:
+                matches |= Q(**{f"{column}__contains": f" {given_key}"})
+            rows = active_identities().filter(matches)
+            if position:  # said so, the planner takes the position's partial index
+                rows = rows.exclude(**{column: ""})
+            ordered = rows.order_by(column, "birth_name_key", "birth_date", "pk")
+            scans.append(list(ordered.values_list(column, "birth_name_key", "birth_date", "pk")[:fetch]))
+        truncated = any(len(scan) == fetch for scan in scans)
+        merged = heapq.merge(*scans)
+        page = list(dict.fromkeys(row[-1] for row in (itertools.islice(merged, fetch) if truncated else merged)))
+        if len(page) >= wanted or not truncated:
+            return page[offset:wanted]
+        fetch *= 2
 
 
 def _by_identifier(ipp: str, matricule: str, ins_oid: str, filters: Q) -> list[Identity]:

@@ -29,7 +29,7 @@ from identities.workflows import selectors as insi_selectors
 
 # Bookkeeping that every save moves on: never restored (an old version would let a stale form save).
 _NOT_RESTORED = {"id", "status", "version", "updated_at", "updated_by", "birth_name_key", "used_name_key", "given_names_key"}
-RESTORED_FIELDS = [field for field in Identity._meta.concrete_fields if field.name not in _NOT_RESTORED]
+RESTORED_FIELDS = [field for field in Identity._meta.concrete_fields if field.name not in _NOT_RESTORED and not field.generated]
 
 
 # --- Snapshots: an identity as plain JSON data, and back ---

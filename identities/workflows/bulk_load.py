@@ -92,7 +92,7 @@ def _write(identities: list[Identity]) -> None:
     if connection.vendor != "postgresql":
         Identity.objects.bulk_create(identities)
         return
-    columns = [f for f in Identity._meta.concrete_fields if not f.primary_key]
+    columns = [f for f in Identity._meta.concrete_fields if not f.primary_key and not f.generated]  # the database computes those
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(Identity._meta.db_table), sql.SQL(", ").join(sql.Identifier(f.column) for f in columns)
     )

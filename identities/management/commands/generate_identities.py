@@ -178,7 +178,7 @@ class _CopyWriter:
     def _columns(model) -> list[models.Field]:
         # Auto ids of dependent rows come from their sequence; Identity's are reserved.
         return [field for field in model._meta.concrete_fields
-                if not (field.primary_key and isinstance(field, models.AutoField) and model is not Identity)]
+                if not (field.primary_key and isinstance(field, models.AutoField) and model is not Identity) and not field.generated]
 
     def write(self, records) -> None:
         with connection.cursor() as cursor:

@@ -152,6 +152,19 @@ def test_pages_of_birth_and_used_names_interleave_by_the_name_that_matched_each_
     assert found == ["MARTIN", "DUMAS", "DUPONT", "LEROY", "DUVAL"]
 
 
+def test_a_given_name_is_found_in_any_position_each_identity_once_in_the_order_of_the_given_names_that_matched(api, make_identity):
+    for name, given in [("DUPONT", "MARIE"), ("ABEL", "ANNE MARIETTE"), ("BRUN", "ANNE CLAIRE MARIE"),
+                        ("CAZE", "ANNE CLAIRE LISE MARION"), ("DIAZ", "ANNE CLAIRE LISE ROSE MARIE"),
+                        ("ELIE", "MARIE JOSE MARIETTE"), ("FAURE", "ANNE"), ("GAY", "ANNE-MARIE"), ("HUET", "ROSEMARIE")]:
+        make_identity("PROV", birth_name=name, birth_given_names=given)
+    # By the given names from the one that matched: MARIE (BRUN, DUPONT, GAY: ANNE-MARIE is ANNE MARIE),
+    # MARIE JOSE MARIETTE (ELIE, its MARIETTE not listed again), MARIETTE, MARION, ROSE MARIE; not ROSEMARIE.
+    expected = ["BRUN", "DUPONT", "GAY", "ELIE", "ABEL", "CAZE", "DIAZ"]
+    assert names_in(bundle_of(api("Patient?given=mari"))) == expected
+    for count in (1, 2, 3):
+        assert [name for page in pages(api, f"Patient?given=MARI&_count={count}") for name in names_in(page)] == expected, count
+
+
 def test_a_search_is_paged_up_to_the_maximum_offset_and_its_last_page_says_to_narrow_it(api, make_identity, settings):
     settings.FHIR_MAX_OFFSET = 2
     for given in ("ANNE", "BEA", "CLARA", "DIANE", "EVA"):
