@@ -1,13 +1,16 @@
 """Campaigns said in plain French for the CIV: the schedule (a crontab), the review cycle, the pace, what a run takes."""
 from __future__ import annotations
 
+from django.utils.formats import get_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 # Celery's crontab counts days of the week from Sunday (0) to Saturday (6); 7 is Sunday too.
-_DAYS = ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
-_MONTHS = ["", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-           "novembre", "décembre"]
+_DAYS = [gettext_lazy("dimanche"), gettext_lazy("lundi"), gettext_lazy("mardi"), gettext_lazy("mercredi"),
+         gettext_lazy("jeudi"), gettext_lazy("vendredi"), gettext_lazy("samedi"), gettext_lazy("dimanche")]
+_MONTHS = ["", gettext_lazy("janvier"), gettext_lazy("février"), gettext_lazy("mars"), gettext_lazy("avril"),
+           gettext_lazy("mai"), gettext_lazy("juin"), gettext_lazy("juillet"), gettext_lazy("août"),
+           gettext_lazy("septembre"), gettext_lazy("octobre"), gettext_lazy("novembre"), gettext_lazy("décembre")]
 
 
 def _numbers(field: str, top: int) -> list[int] | None:
@@ -24,7 +27,8 @@ def _numbers(field: str, top: int) -> list[int] | None:
     return sorted(values)
 
 
-def _joined(words: list[str]) -> str:
+def _joined(words: list) -> str:
+    words = [str(word) for word in words]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " " + _("et") + " " + words[-1]
 
 
@@ -89,7 +93,7 @@ def campaign_in_french(campaign, *, per_run: int | None = None) -> str:
         parts.append(_("lancée %(when)s") % {"when": said} if said else _("lancée selon une planification avancée (voir l'administrateur)"))
     else:
         parts.append(_("lancée à la main seulement"))
-    parts.append(_("au plus %(pace)s appel(s) par seconde") % {"pace": f"{campaign.calls_per_second:g}".replace(".", ",")})
+    parts.append(_("au plus %(pace)s appel(s) par seconde") % {"pace": f"{campaign.calls_per_second:g}".replace(".", get_format("DECIMAL_SEPARATOR"))})
     if per_run is not None:
         parts.append(ngettext("environ %(n)d identité par exécution", "environ %(n)d identités par exécution", per_run) % {"n": per_run})
     if not campaign.active:

@@ -1,5 +1,6 @@
 """Campaigns in plain French: the crontab, the review cycle, the pace and the share of a run said in words."""
 import pytest
+from django.utils import translation
 from django_celery_beat.models import CrontabSchedule
 
 from identities.workflows import campaign_text
@@ -43,3 +44,13 @@ def test_the_whole_campaign_reads_as_one_sentence():
         "Vérifie auprès d'INSi les identités récupérées et qualifiées (NIR et NIA) tous les 3 ans ; "
         "lancée du lundi au vendredi à 22:30 ; au plus 2,5 appel(s) par seconde ; environ 12 identités par exécution."
     )
+
+
+@pytest.mark.django_db
+def test_in_english_the_days_months_and_pace_are_english():
+    schedule = cron(minute="0", hour="2", day_of_week="2,4", day_of_month="*", month_of_year="1,7")
+    schedule.save()
+    campaign = VerificationCampaign(name="Review", statuses=["RECUP"], cycle_days=365, calls_per_second=2.5, schedule=schedule)
+    with translation.override("en"):
+        said = campaign_text.campaign_in_french(campaign)
+    assert "on Tuesday and Thursday" in said and "in January and July" in said and "2.5" in said, said
