@@ -19,7 +19,7 @@ from identities.matching.explain import BAND_TEXTS, french_number
 from identities.matching.models import MatchModel, MatchPair, SweepPart, SweepRun
 from identities.matching.records import Record
 from identities.matching.rules import CERTAIN, DUPLICATE, HOMONYM
-from identities.matching.sweep import Scored, ScoredPair, candidate_pairs, found_by_earlier_part, score
+from identities.matching.sweep import Scored, ScoredPair, candidate_pairs, score, stored_here
 from identities.matching.table import Table
 
 Kind = WorklistItem.Kind
@@ -144,13 +144,21 @@ def worklist_detect_pairs(*, actor, identity_id: int | None = None) -> int:
 
 # --- The whole base, in parts ---
 
+# The base as this process read it for the run it last took part in (see _run_table).
+_RUN_TABLE: dict[tuple, Table] = {}
+
+
 def sweep_start(*, actor, parts: int | None = None) -> SweepRun:
     """Open a sweep for the workers: learn the model (EM on every candidate pair), store it, queue the parts."""
     _require_sweeper(actor)
     parts = parts or settings.MATCHING_SWEEP_PARTS
     if parts < 1:
         raise RuleViolation(_("le nombre de parties doit être au moins 1"), field="parts")
-    run, _scored = _sweep_open(actor=actor, parts=parts, table=store.active_table())
+    table = store.active_table()
+    run, _scored = _sweep_open(actor=actor, parts=parts, table=table)
+    # A worker that opened the run (the nightly task) takes parts of it without reading the base again.
+    _RUN_TABLE.clear()
+    _RUN_TABLE[_run_key(run)] = table
     transaction.on_commit(partial(_dispatch, run.pk))
     return run
 
@@ -200,11 +208,8 @@ def sweep_part_work(part_id: int, *, actor) -> str:
     left, right, _skipped = candidate_pairs(table, parts=parts, part=part.number)
     scored = score(table, left, right, model=store.stored_model(run.model_id), bands=store.bands())
     rows = scored.proposed()
-    earlier = found_by_earlier_part(table, scored.comparison.left[rows], scored.comparison.right[rows], parts=parts, part=part.number)
-    return _part_finish(part, scored, rows[~earlier], actor=actor)
-
-
-_RUN_TABLE: dict[tuple, Table] = {}
+    here = stored_here(table, scored.comparison.left[rows], scored.comparison.right[rows], parts=parts, part=part.number)
+    return _part_finish(part, scored, rows[here], actor=actor)
 
 
 def _run_table(run: SweepRun) -> Table:
@@ -212,11 +217,15 @@ def _run_table(run: SweepRun) -> Table:
     it takes, and kept until it takes a part of the next run (the previous table dropped before the
     next is read: two at once would double the worker's memory). ``started_at`` tells apart a run
     whose id a rolled-back transaction gave again."""
-    key = (run.pk, run.started_at)
+    key = _run_key(run)
     if key not in _RUN_TABLE:
         _RUN_TABLE.clear()
         _RUN_TABLE[key] = store.active_table()
     return _RUN_TABLE[key]
+
+
+def _run_key(run: SweepRun) -> tuple:
+    return run.pk, run.started_at
 
 
 def _part_claim(part_id: int) -> SweepPart | None:

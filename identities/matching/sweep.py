@@ -110,25 +110,36 @@ def candidate_pairs(table: Table, *, parts: int = 1, part: int = 0, max_group: i
     return unique // n, unique % n, skipped
 
 
-def found_by_earlier_part(table: Table, left: np.ndarray, right: np.ndarray, *, parts: int, part: int) -> np.ndarray:
-    """For pairs of part ``part`` (rows, left < right): True where they also share a key of a part
-    numbered lower, which finds them too and stores them, so each pair is explained and stored once.
+def stored_here(table: Table, left: np.ndarray, right: np.ndarray, *, parts: int, part: int) -> np.ndarray:
+    """For pairs of part ``part`` (rows, left < right): True where this part is the one to explain
+    and store them. A pair sharing keys of several parts is found by each of them; it belongs to
+    one of those, chosen by a hash of the two identity ids (the same in every worker), so that
+    the parts share the pairs evenly (the lowest part would otherwise take nearly all of them).
 
     Worked out on the pairs' own records only (a few per cent of the base for the proposed pairs).
-    A key's group counts only these records here: a pair whose lower-part key was skipped as too
-    common there (more than ``MAX_GROUP`` identities, none at 1,000,000) would be taken for found.
+    A key's group counts only these records here: a pair whose key of another part was skipped
+    as too common there (more than ``MAX_GROUP`` identities, none at 1,000,000) would be taken for
+    found by that part.
     """
-    if part == 0 or not len(left):
-        return np.zeros(len(left), dtype=bool)
+    if parts == 1 or not len(left):
+        return np.ones(len(left), dtype=bool)
     members = np.unique(np.concatenate([left, right]))
     m = np.int64(len(members))
     wanted = np.searchsorted(members, left).astype(np.int64) * m + np.searchsorted(members, right)
-    found = []
+    finders = np.zeros((len(left), parts), dtype=bool)
+    finders[:, part] = True
     for _family, codes, rows in family_codes(table.subset(members)):
-        earlier = (codes.view(np.uint64) % np.uint64(parts)) < np.uint64(part)
-        (lo, hi), _skipped = _group_pairs(codes[earlier], rows[earlier], MAX_GROUP)
-        found.append(lo * m + hi)
-    return np.isin(wanted, np.concatenate(found))
+        code_parts = codes.view(np.uint64) % np.uint64(parts)
+        for other in range(parts):
+            if other != part:
+                mine = code_parts == np.uint64(other)
+                (lo, hi), _skipped = _group_pairs(codes[mine], rows[mine], MAX_GROUP)
+                finders[:, other] |= np.isin(wanted, lo * m + hi)
+    ids = table.ids.astype(np.uint64)
+    pick = (ids[left] * np.uint64(0x9E3779B97F4A7C15) ^ ids[right]) % finders.sum(axis=1).astype(np.uint64)
+    # The pick-th part (in number order) among those that find the pair.
+    rank_of_part = np.cumsum(finders, axis=1)[:, part] - 1
+    return rank_of_part.astype(np.uint64) == pick
 
 
 def _group_pairs(codes: np.ndarray, rows: np.ndarray, max_group: int) -> tuple[tuple[np.ndarray, np.ndarray], int]:

@@ -65,8 +65,9 @@ def test_a_sweep_survives_its_worker_killed_mid_way_without_doubling_pairs(celer
     # Each pair once, each counted once as new, every one with its verdict.
     assert len({row[:3] for row in found}) == len(found)
     assert sum(p.new for p in parts) == len(found)
-    # A pair sharing keys of several parts is explained and stored by one of them only.
+    # A pair sharing keys of several parts is explained and stored by one of them only, the parts sharing them out.
     assert sum(p.proposed for p in parts) == len(found)
+    assert max(p.proposed for p in parts) < len(found) / 4, sorted(p.proposed for p in parts)
     assert MatchPair.objects.count() == len(found) and all(row[3] is not None for row in found)
     # The same sweep again, in one process: nothing new, nothing doubled, the same pairs.
     again = pairs.sweep_run_inline(actor=civ_member)
