@@ -45,21 +45,13 @@ from identities.core import roles  # noqa: E402
 from identities.core.models import Establishment, Identity, WorklistItem  # noqa: E402
 from identities.portal import dashboard, dashboard_report  # noqa: E402
 from identities.portal.tally import TALLIES, tally_compact  # noqa: E402
+from measures import load_average, percentile  # noqa: E402
 
 NORTH = "nord"
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def summary(values: list[float]) -> str:
     return f"{len(values)} | {statistics.median(values):.1f} | {percentile(values, 0.95):.1f} | {max(values):.1f}"
-
-
-def load() -> str:
-    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def prepare(exchanges: int) -> None:
@@ -136,7 +128,7 @@ def main() -> None:
     north = Establishment.objects.get(code=NORTH).pk if Establishment.objects.filter(code=NORTH).exists() else None
     print(f"# Tableau de bord — mesures sur {Identity.objects.count():,} identités".replace(",", " "))
     print(f"\nPostgreSQL {connection.cursor().connection.info.server_version}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} cœurs, machine partagée ; charge (1 / 5 / 15 min) au départ : {load()}.")
+          f"{os.cpu_count()} cœurs, machine partagée ; charge (1 / 5 / 15 min) au départ : {load_average()}.")
     print(f"Décomptes : {', '.join(f'{model.__name__} {model.objects.count()}' for model in TALLIES)} lignes ; éléments de files ouverts : "
           f"{WorklistItem.objects.filter(state='OPEN').count()} ; établissements : {Establishment.objects.count()}.")
 
@@ -181,7 +173,7 @@ def main() -> None:
     for label, export_url in exports:
         times, size = timed_get(client, export_url, year, max(3, args.repeat // 4))
         print(f"| {label} | {summary(times)} | {size / 1024:.0f} Kio |")
-    print(f"\nCharge à la fin : {load()}.")
+    print(f"\nCharge à la fin : {load_average()}.")
 
 
 if __name__ == "__main__":

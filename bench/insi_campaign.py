@@ -30,6 +30,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "insportal.settings")
 import django
 django.setup()
 from insi.simulator.server import serve
+from measures import stop  # noqa: E402
 with serve() as url:
     print(url, flush=True)
     time.sleep(10 ** 6)
@@ -90,16 +91,6 @@ def start_worker(processes: int, queue: str, endpoint: str) -> subprocess.Popen:
          "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "WARNING"],
         env=env, cwd=ROOT, start_new_session=True,
     )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def run_campaign(name: str, pace: float, *, cycle_days: int | None, seconds: float | None = None):

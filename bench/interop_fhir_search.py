@@ -30,6 +30,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from interop_report import ROOT, machine, percentiles, write_section  # noqa: E402
+from measures import load_average  # noqa: E402
 
 SEED = 20261128
 MAX_REPEAT = 200
@@ -138,10 +139,6 @@ def _searches(s: dict[str, str], ipp_system: str) -> list[tuple[str, str]]:
     ]
 
 
-def _load() -> str:
-    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
@@ -193,7 +190,7 @@ def main() -> None:
 
     # As a gunicorn worker does once the portal is loaded (insportal/gunicorn.conf.py, post_worker_init).
     gc.freeze()
-    rows, load_before = [], _load()
+    rows, load_before = [], load_average()
     for label, path in _searches(samples, LocalAuthority.from_settings(settings).system):
         if args.only and args.only not in label:
             continue
@@ -213,7 +210,7 @@ def main() -> None:
     connection.close()
     if args.only:
         return
-    write_section("fhir-search", render(rows, total=total, repeat=repeat, plan=plan, load=(load_before, _load()),
+    write_section("fhir-search", render(rows, total=total, repeat=repeat, plan=plan, load=(load_before, load_average()),
                                         database=args.database))
 
 

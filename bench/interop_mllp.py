@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from interop_report import ROOT, machine, write_section  # noqa: E402
+from measures import load_average  # noqa: E402
 
 MAX_MESSAGES = 200_000
 PER_IDENTITY = 4  # replayed messages per identity
@@ -101,10 +102,6 @@ def _transmissible(identities) -> tuple[list, int]:
     return kept, len(identities) - len(kept)
 
 
-def _load() -> str:
-    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def _queue(receiver, identities, *, per_identity: int) -> list[int]:
     from identities.interop.models import OutboxMessage
 
@@ -133,11 +130,11 @@ def delivery(count: int, rounds: int) -> dict:
             OutboxMessage.objects.filter(receiver=receiver).delete()
             system.control_ids.clear()
             pks = _queue(receiver, [identity.pk for identity in chosen], per_identity=1)
-            before = _load()
+            before = load_average()
             started = time.perf_counter()
             report = outbox.deliver(receiver.pk)
             elapsed = time.perf_counter() - started
-            after = _load()
+            after = load_average()
             assert report.sent == count, report
             assert system.control_ids == [str(pk).encode() for pk in pks]
             assert OutboxMessage.objects.filter(receiver=receiver, state=OutboxMessage.State.SENT).exclude(payload="").count() == count
@@ -170,11 +167,11 @@ def replay_after_outage(total: int) -> dict:
     system = Acknowledger(port)  # the receiver is back
     try:
         Receiver.objects.filter(pk=receiver.pk).update(retry_at=timezone.now())  # its connection backoff has elapsed
-        before = _load()
+        before = load_average()
         started = time.perf_counter()
         report = outbox.deliver(receiver.pk)
         elapsed = time.perf_counter() - started
-        after = _load()
+        after = load_average()
     finally:
         system.stop()
     received = system.control_ids

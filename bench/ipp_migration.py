@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from stdnum import luhn
+from measures import load_average  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BEFORE = "0018_dash_establishments_dashboard"
@@ -32,10 +33,6 @@ def _manage(python: str, env: dict, *arguments: str) -> float:
     started = time.monotonic()
     subprocess.run([python, "manage.py", *arguments], cwd=ROOT, env=env, check=True)
     return time.monotonic() - started
-
-
-def _load() -> str:
-    return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:
@@ -62,9 +59,9 @@ def main() -> None:
     with psycopg.connect(url) as db:
         count = db.execute("SELECT count(*) FROM identities_identity").fetchone()[0]
         uuids_before = db.execute(UUIDS_DIGEST.format("ipp")).fetchone()[0]
-    load_before = _load()
+    load_before = load_average()
     seconds = _manage(args.python, env, "migrate", "identities", MIGRATION, "--verbosity", "0")
-    load_after = _load()
+    load_after = load_average()
 
     with psycopg.connect(url) as db:
         distinct = db.execute("SELECT count(DISTINCT ipp) FROM identities_identity").fetchone()[0]

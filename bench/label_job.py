@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+from measures import stop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "PATIENT "
@@ -82,16 +82,6 @@ def start_worker(queue: str) -> subprocess.Popen:
          "--max-tasks-per-child", "1", "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "WARNING"],
         env=os.environ | {"CELERY_TASK_DEFAULT_QUEUE": queue}, cwd=ROOT, start_new_session=True,
     )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def one_job(user, profile, identity_ids: list[int]) -> dict:

@@ -42,11 +42,7 @@ from identities.core import selectors  # noqa: E402
 from identities.core.models import Identity  # noqa: E402
 from identities.matching import desk, store  # noqa: E402
 from identities.matching.models import SyntheticLabel  # noqa: E402
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+from measures import load_average, percentile  # noqa: E402
 
 
 def load(size: int, seed: int) -> float:
@@ -90,7 +86,7 @@ def main() -> None:
         sys.exit("no labelled duplicates in this base: run with --load (generate_identities labels them)")
 
     check_ms, search_ms, first, in_ten, search_first = [], [], 0, 0, 0
-    before = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    before = load_average()
     for duplicate_id, same_person in drawn:
         identity = Identity.objects.get(pk=duplicate_id)
         started = time.perf_counter()
@@ -109,7 +105,7 @@ def main() -> None:
         search_first += bool(rows) and rows[0] in same_person
 
     n = len(drawn)
-    load_average = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    after = load_average()
     print(f"### Portal-side matching, {total:,} identities on PostgreSQL ({n} planted duplicates)\n")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average (1/5/15 min) before the timings: {before}")
@@ -123,7 +119,7 @@ def main() -> None:
     print(f"| anteriority search (name, first given name, date typed) | {statistics.median(search_ms):.1f} | "
           f"{percentile(search_ms, 0.95):.1f} | {percentile(search_ms, 0.99):.1f} | {max(search_ms):.1f} | "
           f"a record of the person in the first ten: {in_ten / n:.1%}, first: {search_first / n:.1%} |")
-    print(f"\nload average (1/5/15 min) at the end: {load_average}")
+    print(f"\nload average (1/5/15 min) at the end: {after}")
 
 
 if __name__ == "__main__":

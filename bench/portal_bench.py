@@ -36,13 +36,9 @@ from identities.core import roles, selectors  # noqa: E402
 from identities.core.models import Identity, WorklistItem  # noqa: E402
 from identities.matching import pairs  # noqa: E402
 from identities.portal import dashboard
+from measures import percentile  # noqa: E402
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> str:
