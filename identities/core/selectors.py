@@ -14,6 +14,11 @@ def active_identities() -> QuerySet[Identity]:
     return Identity.objects.filter(is_active=True)
 
 
+def given_name_filter(given_key: str) -> Q:
+    """A given name (a search key) matching any given name of the list that starts with it."""
+    return Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
+
+
 def birth_date_filter(birth_date: str) -> Q:
     """An exact date, or a partial one (``00`` day/month, or just a year) matching what is known."""
     text = birth_date.strip()
@@ -49,7 +54,7 @@ def anteriority_queryset(
     if birth_date.strip():
         query &= birth_date_filter(birth_date)
     if given_key:
-        query &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
+        query &= given_name_filter(given_key)
     if not (name_key or query):
         return Identity.objects.none()
     if merged:

@@ -12,7 +12,7 @@ from identities.core import traits
 from identities.core.diffusion import shareable_ins
 from identities.core.errors import RuleViolation
 from identities.core.models import Identity
-from identities.core.selectors import active_identities, birth_date_filter
+from identities.core.selectors import active_identities, birth_date_filter, given_name_filter
 from identities.interop.models import ClientApplication, InboundMessage
 
 
@@ -59,7 +59,7 @@ def patient_search(
     filters = Q()
     given_key = traits.search_key(given)
     if given_key:
-        filters &= Q(given_names_key__startswith=given_key) | Q(given_names_key__contains=f" {given_key}")
+        filters &= given_name_filter(given_key)
     if birth_date.strip():
         filters &= birth_date_filter(birth_date)
     family_key = traits.search_key(family)

@@ -263,8 +263,6 @@ def _explained(scored: Scored, rows: np.ndarray) -> list[ScoredPair]:
     """These pairs with their explanations. The table of a whole-base sweep keeps no record:
     those of the pairs are read back (a pair one of whose identities was merged or deactivated
     since the read is left out: it is no longer a pair to look at)."""
-    if scored.table.records is not None:
-        return [scored.pair(int(i)) for i in rows]
     records = {r.id: r for r in store.records_by_id(scored.proposed_ids(rows))}
     ids, left, right = scored.table.ids, scored.comparison.left, scored.comparison.right
     return [scored.pair(int(i), records) for i in rows if ids[left[i]].item() in records and ids[right[i]].item() in records]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -65,10 +65,6 @@ class Scored:
                         same_ins=bool(self.decision.same_ins[i]), different_ins=bool(self.decision.different_ins[i]),
                         twins=bool(self.decision.twins[i]))
         return ScoredPair(left=a, right=b, weight=float(self.weight[i]), kind=kind, band=band, explanation=lines)
-
-    def pairs(self) -> Iterator[ScoredPair]:
-        for i in self.proposed():
-            yield self.pair(int(i))
 
     def proposed_ids(self, rows: np.ndarray) -> set:
         """The identity ids of both sides of these pairs (the records an explanation needs)."""
