@@ -121,7 +121,7 @@ def _existing(wanted: dict) -> dict:
     found = {}
     firsts = sorted({lo for _kind, lo, _hi in wanted})
     for start in range(0, len(firsts), 1000):
-        rows = (WorklistItem.objects.filter(store.ids_in("identity_id", firsts[start:start + 1000]), other__isnull=False)
+        rows = (WorklistItem.objects.filter(other__isnull=False, identity_id__in=firsts[start:start + 1000])
                 .values_list("kind", "identity_id", "other_id", "pk", "state", "decision", "match__fingerprint", "opened_at", "reason"))
         for kind, lo, hi, pk, state, decision, print_, opened_at, reason in rows:
             if (kind, lo, hi) in wanted:
